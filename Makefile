@@ -1,0 +1,33 @@
+# Replica: the two commands of the README, and a few more.
+#   make demo   compress and decompress the built-in sample, verify the round trip, print ratio and throughput
+#   make test   run the whole test suite
+# Each installs the Debian packages it needs when they are missing.
+
+APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT ?= swift
+
+.PHONY: deps demo test bench build release
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+demo: release
+	$(SWIFT) run -c release --skip-build replica demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: release
+	$(SWIFT) run -c release --skip-build replica-bench

@@ -1,0 +1,71 @@
+// swift-tools-version: 6.2
+//
+// Replica: a content-defined deduplicating codec and WAN-optimization engine.
+//
+// Only ReplicaCore imports the C libraries (liblz4, libzstd, libxxhash from Debian's -dev packages), with
+// `internal import`, so no C type reaches the public API. No target uses unsafeFlags: OEM partners depend on us.
+import PackageDescription
+
+let upcomingFeatures: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Replica",
+    products: [
+        .library(name: "ReplicaCore", targets: ["ReplicaCore"]),
+        .executable(name: "replica", targets: ["ReplicaCLI"]),
+        .executable(name: "replica-bench", targets: ["ReplicaBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]),
+        .systemLibrary(
+            name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
+        .target(
+            name: "ReplicaCore",
+            dependencies: [
+                "CZstd", "CLZ4", "CXXHash",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "ReplicaCLI",
+            dependencies: [
+                "ReplicaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "ReplicaBench",
+            dependencies: [
+                "ReplicaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "ReplicaTestSupport",
+            dependencies: ["ReplicaCore"],
+            path: "Tests/ReplicaTestSupport",
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "ReplicaCoreTests",
+            dependencies: ["ReplicaCore", "ReplicaTestSupport"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: upcomingFeatures
+        ),
+    ]
+)

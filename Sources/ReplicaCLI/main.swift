@@ -1,0 +1,2 @@
+import ReplicaCore
+print("replica: placeholder")

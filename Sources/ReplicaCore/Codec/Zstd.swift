@@ -1,0 +1,112 @@
+internal import CZstd
+
+/// Checks a `size_t` result of libzstd and turns an error code into a ``CodecError`` naming the call.
+@inline(__always)
+private func zstdChecked(_ result: Int, _ call: String) throws(CodecError) -> Int {
+    if ZSTD_isError(result) != 0 {
+        throw CodecError(call: call, message: String(cString: ZSTD_getErrorName(result)))
+    }
+    return result
+}
+
+/// A zstd compression context reused for a whole stream (zstd.h: "allocate once, reuse").
+///
+/// Owns one `ZSTD_CCtx`, freed on deinit. Not for sharing between tasks.
+package final class ZstdCompressor {
+    private let context: OpaquePointer
+    /// The level this context compresses at.
+    package let level: Int
+
+    /// The levels the linked libzstd accepts: `ZSTD_minCLevel()` to 19 (levels 20 to 22 need `--ultra` memory).
+    package static var levelRange: ClosedRange<Int> { Int(ZSTD_minCLevel())...19 }
+
+    /// Creates a context at `level`, optionally with long-distance matching at `windowLog`.
+    ///
+    /// Wraps `ZSTD_createCCtx` and `ZSTD_CCtx_setParameter`.
+    /// - Throws: ``CodecError`` when libzstd refuses a parameter or cannot allocate.
+    package init(level: Int, longDistanceWindowLog: Int? = nil) throws(CodecError) {
+        guard let context = ZSTD_createCCtx() else {
+            throw CodecError(call: "ZSTD_createCCtx", message: "out of memory")
+        }
+        self.context = context
+        self.level = level
+        _ = try zstdChecked(
+            ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(clamping: level)),
+            "ZSTD_CCtx_setParameter(compressionLevel)")
+        if let windowLog = longDistanceWindowLog {
+            _ = try zstdChecked(
+                ZSTD_CCtx_setParameter(context, ZSTD_c_enableLongDistanceMatching, 1),
+                "ZSTD_CCtx_setParameter(enableLongDistanceMatching)")
+            _ = try zstdChecked(
+                ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, Int32(clamping: windowLog)),
+                "ZSTD_CCtx_setParameter(windowLog)")
+        }
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// The most bytes that compressing `count` bytes can produce. Wraps `ZSTD_compressBound`.
+    package static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Compresses `source` into `destination` as one frame and returns the frame's size.
+    ///
+    /// Wraps `ZSTD_compress2`. With `prefix`, the frame references it as `ZSTD_CCtx_refPrefix` does
+    /// (the library form of `zstd --patch-from`); the decoder must be given the same prefix.
+    /// - Precondition: `destination.count >= bound(source.count)`.
+    package func compress(
+        _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+        prefix: UnsafeRawBufferPointer? = nil
+    ) throws(CodecError) -> Int {
+        if let prefix, !prefix.isEmpty {
+            _ = try zstdChecked(
+                ZSTD_CCtx_refPrefix(context, prefix.baseAddress, prefix.count), "ZSTD_CCtx_refPrefix")
+        }
+        return try zstdChecked(
+            ZSTD_compress2(
+                context, destination.baseAddress, destination.count, source.baseAddress, source.count),
+            "ZSTD_compress2")
+    }
+}
+
+/// A zstd decompression context reused for a whole stream. Owns one `ZSTD_DCtx`.
+///
+/// Its window is capped (`ZSTD_d_windowLogMax`) so that a hostile frame cannot make it allocate more than the
+/// block it decodes into; the frame's declared content size is never trusted: the caller's capacity rules.
+package final class ZstdDecompressor {
+    private let context: OpaquePointer
+
+    /// Creates a context whose window is at most `1 << windowLogMax` bytes.
+    /// - Throws: ``CodecError`` when libzstd cannot allocate.
+    package init(windowLogMax: Int = 27) throws(CodecError) {
+        guard let context = ZSTD_createDCtx() else {
+            throw CodecError(call: "ZSTD_createDCtx", message: "out of memory")
+        }
+        self.context = context
+        _ = try zstdChecked(
+            ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, Int32(windowLogMax)),
+            "ZSTD_DCtx_setParameter(windowLogMax)")
+    }
+
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Decompresses one frame into `destination` and returns the number of bytes written.
+    ///
+    /// Wraps `ZSTD_decompressDCtx` (or, with `prefix`, `ZSTD_DCtx_refPrefix` and `ZSTD_decompressDCtx`).
+    /// - Throws: ``CodecError`` on a corrupt frame or when the output would not fit.
+    package func decompress(
+        _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+        prefix: UnsafeRawBufferPointer? = nil
+    ) throws(CodecError) -> Int {
+        if let prefix, !prefix.isEmpty {
+            _ = try zstdChecked(
+                ZSTD_DCtx_refPrefix(context, prefix.baseAddress, prefix.count), "ZSTD_DCtx_refPrefix")
+        }
+        return try zstdChecked(
+            ZSTD_decompressDCtx(
+                context, destination.baseAddress, destination.count, source.baseAddress, source.count),
+            "ZSTD_decompressDCtx")
+    }
+
+    /// The linked libzstd's version number, as `ZSTD_versionNumber` reports it (for example 10504).
+    package static var libraryVersion: Int { Int(ZSTD_versionNumber()) }
+}

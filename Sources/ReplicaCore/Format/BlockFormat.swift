@@ -1,0 +1,127 @@
+/// The frames that follow the header: data blocks (`B`) and the trailer (`T`). See `docs/FORMAT.md`.
+enum BlockFormat {
+    /// The tag of a data block.
+    static let blockTag: UInt8 = 0x42
+    /// The tag of the trailer.
+    static let trailerTag: UInt8 = 0x54
+    /// The size of a data block's header.
+    static let blockHeaderSize = 36
+    /// The size of the trailer.
+    static let trailerSize = 32
+    /// The most operations (literals and references) one block may hold.
+    static let maximumOperations = 16_384
+
+    /// The output at which the encoder closes a block: eight times the literal target, so blocks of references
+    /// stay bounded too.
+    static func outputLimit(blockSize: Int) -> Int { blockSize * 8 }
+
+    /// The kinds of operation in a block body, in the low two bits of each operation's varint.
+    enum Operation: UInt64 {
+        /// The next `value` bytes of the literal section form a new chunk.
+        case literal = 0
+        /// The chunk `value` places back in the reference window (1 is the newest).
+        case windowReference = 1
+        /// A chunk named by the 16-byte fingerprint that follows, held by the decoder's store.
+        case storeReference = 2
+    }
+}
+
+/// The header of one data block.
+struct BlockHeader {
+    var codec: CodecKind
+    var rawLength: Int
+    var storedLength: Int
+    var outputLength: Int
+    var storedChecksum: UInt64
+    var outputChecksum: UInt64
+
+    func encode(appendingTo bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(BlockFormat.blockTag)
+        bytes.append(codec.rawValue)
+        bytes.appendLittleEndian(UInt16(0))
+        bytes.appendLittleEndian(UInt32(rawLength))
+        bytes.appendLittleEndian(UInt32(storedLength))
+        bytes.appendLittleEndian(UInt32(outputLength))
+        bytes.appendLittleEndian(storedChecksum)
+        bytes.appendLittleEndian(outputChecksum)
+        let check = bytes.withUnsafeBytes { check32(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        bytes.appendLittleEndian(check)
+    }
+
+    /// Parses a block header (after the tag was seen) and checks it against the stream's limits.
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, limits header: StreamHeader
+    ) throws(FormatError) -> BlockHeader {
+        var reader = ByteReader(bytes)
+        let stored = bytes.loadUnaligned(fromByteOffset: 32, as: UInt32.self).littleEndian
+        let computed = check32(UnsafeRawBufferPointer(rebasing: bytes[0..<32]))
+        guard stored == computed else {
+            throw FormatError(
+                .checksumMismatch, at: offset, "block header check \(hex(stored)), computed \(hex(computed))")
+        }
+        _ = reader.readLittleEndian(as: UInt8.self)
+        let codecCode: UInt8 = reader.readLittleEndian() ?? 0
+        let reserved: UInt16 = reader.readLittleEndian() ?? 0
+        let rawLength = Int(reader.readLittleEndian(as: UInt32.self) ?? 0)
+        let storedLength = Int(reader.readLittleEndian(as: UInt32.self) ?? 0)
+        let outputLength = Int(reader.readLittleEndian(as: UInt32.self) ?? 0)
+        let storedChecksum: UInt64 = reader.readLittleEndian() ?? 0
+        let outputChecksum: UInt64 = reader.readLittleEndian() ?? 0
+        guard let codec = CodecKind(rawValue: codecCode) else {
+            throw FormatError(.unsupportedFeature, at: offset + 1, "unknown block codec \(codecCode)")
+        }
+        guard reserved == 0 else {
+            throw FormatError(.corrupt, at: offset + 2, "reserved bytes are \(reserved), expected 0")
+        }
+        guard rawLength <= header.maximumBodySize else {
+            throw FormatError(
+                .limitExceeded, at: offset + 4,
+                "block body of \(rawLength) bytes exceeds the stream's limit of \(header.maximumBodySize)")
+        }
+        let storedLimit = codec == .none ? rawLength : ZstdCompressor.bound(rawLength) + 64
+        guard storedLength <= storedLimit, codec != .none || storedLength == rawLength else {
+            throw FormatError(
+                .corrupt, at: offset + 8, "stored length \(storedLength) does not fit raw length \(rawLength)")
+        }
+        guard outputLength <= header.maximumBlockOutput else {
+            throw FormatError(
+                .limitExceeded, at: offset + 12,
+                "block output of \(outputLength) bytes exceeds the stream's limit of \(header.maximumBlockOutput)")
+        }
+        return BlockHeader(
+            codec: codec, rawLength: rawLength, storedLength: storedLength, outputLength: outputLength,
+            storedChecksum: storedChecksum, outputChecksum: outputChecksum)
+    }
+}
+
+/// The trailer: the total length, the whole-content checksum and the number of blocks.
+struct StreamTrailer {
+    var contentLength: UInt64
+    var contentChecksum: UInt64
+    var blockCount: UInt64
+
+    func encode(appendingTo bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(BlockFormat.trailerTag)
+        bytes += [0, 0, 0]
+        bytes.appendLittleEndian(contentLength)
+        bytes.appendLittleEndian(contentChecksum)
+        bytes.appendLittleEndian(blockCount)
+        let check = bytes.withUnsafeBytes { check32(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        bytes.appendLittleEndian(check)
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(FormatError) -> StreamTrailer {
+        let stored = bytes.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian
+        let computed = check32(UnsafeRawBufferPointer(rebasing: bytes[0..<28]))
+        guard stored == computed else {
+            throw FormatError(.checksumMismatch, at: offset, "trailer check \(hex(stored)), computed \(hex(computed))")
+        }
+        var reader = ByteReader(bytes)
+        _ = reader.readLittleEndian(as: UInt32.self)
+        return StreamTrailer(
+            contentLength: reader.readLittleEndian() ?? 0, contentChecksum: reader.readLittleEndian() ?? 0,
+            blockCount: reader.readLittleEndian() ?? 0)
+    }
+}

@@ -1,0 +1,43 @@
+/// Reads chunks by fingerprint: what a decoder needs from a store.
+///
+/// A store must never return bytes that do not match the fingerprint asked for: a store that cannot vouch for
+/// a chunk (a failed checksum, a torn record) reports it as missing.
+public protocol ChunkReading: AnyObject, Sendable {
+    /// The store's identity, recorded in the header of store-backed streams.
+    var storeID: StoreID { get }
+
+    /// Whether the store holds the chunk. A `true` is a promise that ``get(_:)`` will find it unless it is
+    /// evicted or found damaged in between.
+    func contains(_ fingerprint: Fingerprint) -> Bool
+
+    /// The chunk's bytes, or `nil` when the store does not hold it (or holds it damaged).
+    /// - Throws: ``ChunkStoreError`` on an I/O failure.
+    func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]?
+}
+
+/// Adds chunks: what an encoder and a learning decoder need from a store.
+public protocol ChunkWriting: ChunkReading {
+    /// Stores a chunk under its fingerprint. Storing a chunk that is already held refreshes it for eviction.
+    ///
+    /// - Parameters:
+    ///   - bytes: the chunk, at most ``ChunkerConfiguration/largestMaximumSize`` bytes.
+    ///   - fingerprint: the chunk's fingerprint, computed by the caller.
+    /// - Throws: ``ChunkStoreError`` on an I/O failure or a full disk.
+    func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError)
+}
+
+/// A bounded chunk store: the protocol shared by the memory store, the disk store and any composite of them.
+public protocol ChunkStore: ChunkWriting {
+    /// Drops a chunk if it is held.
+    /// - Throws: ``ChunkStoreError`` on an I/O failure.
+    func remove(_ fingerprint: Fingerprint) throws(ChunkStoreError)
+
+    /// The most bytes of chunk data the store keeps before it evicts.
+    var capacity: Int { get }
+
+    /// The bytes of chunk data held now.
+    var storedBytes: Int { get }
+
+    /// The number of chunks held now.
+    var count: Int { get }
+}

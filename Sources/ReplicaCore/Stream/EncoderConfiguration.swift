@@ -1,0 +1,107 @@
+/// Everything a ``StreamEncoder`` needs to know: how to cut, how to compress, how far back to reference.
+public struct EncoderConfiguration: Sendable {
+    /// The accepted target sizes for literal blocks.
+    public static let blockSizeRange = (4 << 10)...(4 << 20)
+    /// The accepted reference windows: none at all up to 1 TiB.
+    public static let windowSizeRange = 0...(1 << 40)
+    /// The default reference window: 256 MiB of unique chunk data.
+    public static let defaultWindowSize = 256 << 20
+    /// The default literal block target: 256 KiB.
+    public static let defaultBlockSize = 256 << 10
+
+    /// How chunks are cut.
+    public var chunker: ChunkerConfiguration
+    /// How literal blocks are compressed.
+    public var codec: CodecConfiguration
+    /// How many bytes of unique chunk data a reference may reach back over. The decoder keeps this much.
+    public let windowSize: Int
+    /// The literal bytes at which a block is closed.
+    public let blockSize: Int
+    /// The fingerprinter: plain XXH3-128 or keyed.
+    public var fingerprinter: Fingerprinter
+
+    /// Creates a checked configuration.
+    ///
+    /// - Throws: ``ConfigurationError`` when the window or the block size is out of range.
+    public init(
+        chunker: ChunkerConfiguration = .default,
+        codec: CodecConfiguration = .default,
+        windowSize: Int = defaultWindowSize,
+        blockSize: Int = defaultBlockSize,
+        fingerprinter: Fingerprinter = Fingerprinter()
+    ) throws(ConfigurationError) {
+        guard Self.windowSizeRange.contains(windowSize) else {
+            throw ConfigurationError(setting: "windowSize", message: "\(windowSize) is outside 0 B...1 TiB")
+        }
+        guard Self.blockSizeRange.contains(blockSize) else {
+            throw ConfigurationError(setting: "blockSize", message: "\(blockSize) is outside 4 KiB...4 MiB")
+        }
+        self.chunker = chunker
+        self.codec = codec
+        self.windowSize = windowSize
+        self.blockSize = blockSize
+        self.fingerprinter = fingerprinter
+    }
+}
+
+/// What a ``StreamDecoder`` may spend and what it must know.
+public struct DecoderOptions: Sendable {
+    /// The default memory limit: 1 GiB, enough for the default 256 MiB window.
+    public static let defaultMemoryLimit = 1 << 30
+
+    /// The most memory the decoder may need for a stream: its window plus its block buffers. A stream whose
+    /// header asks for more is refused before anything is decoded.
+    public var memoryLimit: Int
+    /// The fingerprinter for streams with keyed fingerprints; it must use the encoder's key.
+    public var fingerprinter: Fingerprinter
+
+    /// Creates options.
+    public init(memoryLimit: Int = defaultMemoryLimit, fingerprinter: Fingerprinter = Fingerprinter()) {
+        self.memoryLimit = memoryLimit
+        self.fingerprinter = fingerprinter
+    }
+}
+
+/// The counters every stage keeps. The CLI's `-v` and `info`, the bench and the tunnel's stats all read these.
+public struct StreamStatistics: Hashable, Sendable {
+    /// Bytes of content: the encoder's input, or the decoder's output.
+    public var contentBytes: UInt64 = 0
+    /// Bytes of the encoded stream: the encoder's output, or the decoder's input.
+    public var encodedBytes: UInt64 = 0
+    /// Chunks cut (encoder) or rebuilt (decoder).
+    public var chunks: UInt64 = 0
+    /// Chunks sent as literals.
+    public var literalChunks: UInt64 = 0
+    /// Bytes of content sent as literals.
+    public var literalBytes: UInt64 = 0
+    /// Chunks sent as references into the stream's window.
+    public var windowReferences: UInt64 = 0
+    /// Bytes of content those references stand for.
+    public var windowReferenceBytes: UInt64 = 0
+    /// Chunks sent as fingerprint references into a store.
+    public var storeReferences: UInt64 = 0
+    /// Bytes of content those references stand for.
+    public var storeReferenceBytes: UInt64 = 0
+    /// Data blocks written or read.
+    public var blocks: UInt64 = 0
+    /// Blocks stored uncompressed because compression did not pay.
+    public var rawBlocks: UInt64 = 0
+    /// Distinct chunks a decoder's store lacked.
+    public var missingChunks: UInt64 = 0
+
+    /// Creates zeroed counters.
+    public init() {}
+
+    /// Content bytes per encoded byte (0 before anything is encoded).
+    public var ratio: Double { encodedBytes == 0 ? 0 : Double(contentBytes) / Double(encodedBytes) }
+
+    /// The fraction of chunks that were sent as references.
+    public var deduplicatedChunkFraction: Double {
+        chunks == 0 ? 0 : Double(windowReferences + storeReferences) / Double(chunks)
+    }
+
+    /// The fraction of content bytes that were sent as references.
+    public var deduplicatedByteFraction: Double {
+        contentBytes == 0 ? 0 : Double(windowReferenceBytes + storeReferenceBytes) / Double(contentBytes)
+    }
+}

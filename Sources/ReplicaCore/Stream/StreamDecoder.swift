@@ -1,0 +1,331 @@
+/// Decodes a Replica stream, verifying every block before any of its bytes are handed out.
+///
+/// Push-style: give it encoded bytes in pieces of any size with ``decode(_:into:)``; it appends each block's
+/// content to your buffer once the block's checksums have been verified. Call ``finish()`` at the end of input:
+/// it throws if the stream was truncated. Errors are terminal: after one, the decoder refuses further input.
+///
+/// Memory is bounded by the window the header declares plus the block limits it implies; a header that asks for
+/// more than ``DecoderOptions/memoryLimit`` is refused before anything is decoded. Every length read from the
+/// stream is checked against those limits before memory is allocated for it.
+public final class StreamDecoder {
+    /// The options this decoder was created with.
+    public let options: DecoderOptions
+    /// The stream's header, once it has been read.
+    public private(set) var header: StreamHeader?
+    /// The counters so far.
+    public private(set) var statistics = StreamStatistics()
+    /// Whether the trailer has been read and verified.
+    public private(set) var isComplete = false
+
+    private let store: (any ChunkWriting)?
+    private var window = DecoderWindow(capacity: 0)
+    private let decompressor = BlockDecompressor()
+    private var pending: [UInt8] = []
+    /// The stream offset of `pending[0]`.
+    private var pendingOffset: UInt64 = 0
+    private var body: [UInt8] = []
+    private var fingerprintList: [UInt8] = []
+    private let contentCheck: XXH3Stream
+    private var failure: (any Error)?
+    private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
+
+    /// Creates a decoder.
+    ///
+    /// - Parameters:
+    ///   - options: the memory limit and, for keyed streams, the fingerprinter with the key.
+    ///   - store: the store that fingerprint references resolve against and that new chunks are added to
+    ///     (the receiving side learns what the sender's store holds), or `nil` for self-contained streams.
+    /// - Throws: ``CodecError`` when a checksum state cannot be allocated.
+    public init(options: DecoderOptions = DecoderOptions(), store: (any ChunkWriting)? = nil) throws {
+        self.options = options
+        self.store = store
+        self.contentCheck = try XXH3Stream()
+    }
+
+    /// Decodes the next piece of the stream, appending verified content to `output`.
+    ///
+    /// On an error nothing from the failing block is appended.
+    ///
+    /// - Throws: ``FormatError`` for corrupt, truncated or unsupported input (naming the offset),
+    ///   ``ChunkStoreError`` when the store fails.
+    public func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        if let failure { throw failure }
+        do {
+            statistics.encodedBytes &+= UInt64(bytes.count)
+            if pending.isEmpty {
+                let consumed = try decodeFrames(bytes, into: &output)
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+                pendingOffset &+= UInt64(consumed)
+            } else {
+                pending.append(contentsOf: bytes)
+                let buffered = pending
+                let consumed = try buffered.withUnsafeBytes { buffer in
+                    try decodeFrames(buffer, into: &output)
+                }
+                pending.removeFirst(consumed)
+                pendingOffset &+= UInt64(consumed)
+            }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Decodes the bytes of an array. See ``decode(_:into:)-(UnsafeRawBufferPointer,_)``.
+    public func decode(_ bytes: [UInt8], into output: inout [UInt8]) throws {
+        try bytes.withUnsafeBytes { buffer in try decode(buffer, into: &output) }
+    }
+
+    /// Declares the end of input.
+    ///
+    /// - Throws: ``FormatError`` with code `truncated` when the trailer has not been read, or `missingChunks`
+    ///   when the store lacked referenced chunks.
+    public func finish() throws {
+        if let failure { throw failure }
+        if let first = missing.first {
+            let error = FormatError(
+                .missingChunks, at: pendingOffset,
+                "store \(store?.storeID.description ?? "-") lacks \(missing.count) chunk\(missing.count == 1 ? "" : "s") "
+                    + "referenced by this stream (first: \(first))")
+            failure = error
+            throw error
+        }
+        guard isComplete else {
+            let end = pendingOffset &+ UInt64(pending.count)
+            let place = header == nil ? "inside its header" : pending.isEmpty ? "before its trailer" : "inside a frame"
+            let error = FormatError(.truncated, at: end, "the stream ends at \(end) bytes, \(place)")
+            failure = error
+            throw error
+        }
+    }
+
+    /// Decodes every complete frame at the start of `bytes` and returns how many bytes they took.
+    private func decodeFrames(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) throws -> Int {
+        var position = 0
+        while position < bytes.count {
+            let offset = pendingOffset &+ UInt64(position)
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
+            guard let header else {
+                if rest.count < StreamHeader.size {
+                    // Reject a foreign file as soon as its first bytes are in, not at the end of input.
+                    let prefix = min(rest.count, 4)
+                    if !rest[0..<prefix].elementsEqual(StreamHeader.magic[0..<prefix]) {
+                        throw FormatError(.notReplicaStream, at: 0, "the stream does not start with the magic bytes RPLC")
+                    }
+                    return position
+                }
+                try start(with: StreamHeader.decode(rest))
+                position += StreamHeader.size
+                continue
+            }
+            if isComplete {
+                throw FormatError(.trailingData, at: offset, "\(rest.count) bytes follow the trailer")
+            }
+            switch rest[0] {
+            case BlockFormat.blockTag:
+                guard rest.count >= BlockFormat.blockHeaderSize else { return position }
+                let blockHeader = try BlockHeader.decode(
+                    UnsafeRawBufferPointer(rebasing: rest[0..<BlockFormat.blockHeaderSize]), at: offset, limits: header)
+                let frameSize = BlockFormat.blockHeaderSize + blockHeader.storedLength
+                guard rest.count >= frameSize else { return position }
+                let stored = UnsafeRawBufferPointer(rebasing: rest[BlockFormat.blockHeaderSize..<frameSize])
+                try decodeBlock(blockHeader, stored, at: offset, header: header, into: &output)
+                position += frameSize
+            case BlockFormat.trailerTag:
+                guard rest.count >= BlockFormat.trailerSize else { return position }
+                let trailer = try StreamTrailer.decode(
+                    UnsafeRawBufferPointer(rebasing: rest[0..<BlockFormat.trailerSize]), at: offset)
+                try verify(trailer, at: offset)
+                isComplete = true
+                position += BlockFormat.trailerSize
+            case let tag:
+                throw FormatError(.corrupt, at: offset, "unknown frame tag \(hex(tag)); expected a block or the trailer")
+            }
+        }
+        return position
+    }
+
+    private func start(with header: StreamHeader) throws {
+        if header.flags.contains(.keyedFingerprints) && options.fingerprinter.keyCheck != header.keyCheck {
+            throw FormatError(
+                .wrongKey, at: 56,
+                options.fingerprinter.kind == .xxh3
+                    ? "the stream's fingerprints are keyed; give the decoder the encoder's key"
+                    : "the decoder's fingerprint key is not the encoder's")
+        }
+        if header.flags.contains(.storeBacked) {
+            guard let store else {
+                throw FormatError(
+                    .wrongStore, at: 40, "the stream references chunk store \(header.storeID); decode it with that store")
+            }
+            _ = store
+        }
+        let needed = header.windowSize + 2 * header.maximumBodySize + header.maximumBlockOutput
+        guard needed <= options.memoryLimit else {
+            throw FormatError(
+                .limitExceeded, at: 32,
+                "the stream needs \(needed) bytes of memory (a \(header.windowSize)-byte window), "
+                    + "above the decoder's limit of \(options.memoryLimit)")
+        }
+        window = DecoderWindow(capacity: header.windowSize)
+        self.header = header
+    }
+
+    private func decodeBlock(
+        _ blockHeader: BlockHeader, _ stored: UnsafeRawBufferPointer, at offset: UInt64, header: StreamHeader,
+        into output: inout [UInt8]
+    ) throws {
+        let storedCheck = XXHash.hash64(stored)
+        guard storedCheck == blockHeader.storedChecksum else {
+            throw FormatError(
+                .checksumMismatch, at: offset + UInt64(BlockFormat.blockHeaderSize),
+                "block payload check \(hex(storedCheck)), expected \(hex(blockHeader.storedChecksum))")
+        }
+        do {
+            try decompressor.decompress(
+                stored, codec: blockHeader.codec, rawLength: blockHeader.rawLength, into: &body)
+        } catch {
+            throw FormatError(.corrupt, at: offset + UInt64(BlockFormat.blockHeaderSize), "\(error)")
+        }
+        let rollback = output.count
+        do {
+            try body.withUnsafeBytes { buffer in
+                try rebuild(buffer, blockHeader, at: offset, header: header, into: &output)
+            }
+        } catch {
+            output.removeSubrange(rollback...)
+            throw error
+        }
+        statistics.blocks &+= 1
+        if blockHeader.codec == .none && header.codec != .none { statistics.rawBlocks &+= 1 }
+    }
+
+    /// Replays a block's operations into `output` and verifies the block check.
+    private func rebuild(
+        _ body: UnsafeRawBufferPointer, _ blockHeader: BlockHeader, at offset: UInt64, header: StreamHeader,
+        into output: inout [UInt8]
+    ) throws {
+        func corrupt(_ message: String) -> FormatError { FormatError(.corrupt, at: offset, "block: " + message) }
+        var reader = ByteReader(body)
+        guard let operationCount = reader.readVarint(), operationCount <= BlockFormat.maximumOperations else {
+            throw corrupt("operation count missing or above \(BlockFormat.maximumOperations)")
+        }
+        // First pass: find where the literal section starts.
+        var scan = reader
+        var literalTotal: UInt64 = 0
+        for _ in 0..<operationCount {
+            guard let word = scan.readVarint() else { throw corrupt("operations end early") }
+            if word & 3 == BlockFormat.Operation.literal.rawValue {
+                literalTotal &+= word >> 2
+            } else if word & 3 == BlockFormat.Operation.storeReference.rawValue {
+                guard scan.readBytes(Fingerprint.byteCount) != nil else { throw corrupt("fingerprint cut short") }
+            }
+        }
+        guard literalTotal == UInt64(scan.remaining) else {
+            throw corrupt("literal section holds \(scan.remaining) bytes, operations need \(literalTotal)")
+        }
+        var literals = ByteReader(UnsafeRawBufferPointer(rebasing: body[scan.position...]))
+        fingerprintList.removeAll(keepingCapacity: true)
+        let start = output.count
+        let maximumChunk = UInt64(header.maximumChunkSize)
+        for _ in 0..<operationCount {
+            let word = reader.readVarint() ?? 0
+            let value = word >> 2
+            switch BlockFormat.Operation(rawValue: word & 3) {
+            case .literal:
+                guard value >= 1, value <= maximumChunk, let bytes = literals.readBytes(Int(value)) else {
+                    throw corrupt("literal of \(value) bytes exceeds the maximum chunk size \(maximumChunk)")
+                }
+                let fingerprint = options.fingerprinter.fingerprint(bytes)
+                try appendOutput(
+                    fingerprint, [UInt8](bytes), toWindow: true, limit: blockHeader.outputLength, start: start,
+                    output: &output, offset: offset)
+                try store?.put(bytes, as: fingerprint)
+                statistics.literalChunks &+= 1
+                statistics.literalBytes &+= value
+            case .windowReference:
+                guard let chunk = window.chunk(at: value) else {
+                    if missing.count > 0 { continue }
+                    throw corrupt("reference \(value) chunks back, but the window holds \(window.count)")
+                }
+                try appendOutput(
+                    chunk.fingerprint, chunk.bytes, toWindow: false, limit: blockHeader.outputLength, start: start,
+                    output: &output, offset: offset)
+                statistics.windowReferences &+= 1
+                statistics.windowReferenceBytes &+= UInt64(chunk.bytes.count)
+            case .storeReference:
+                guard value == 0, let fingerprint = reader.readFingerprint() else {
+                    throw corrupt("malformed store reference")
+                }
+                guard let store else { throw corrupt("store reference in a stream without a store") }
+                guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
+                    noteMissing(fingerprint)
+                    continue
+                }
+                try appendOutput(
+                    fingerprint, bytes, toWindow: true, limit: blockHeader.outputLength, start: start,
+                    output: &output, offset: offset)
+                statistics.storeReferences &+= 1
+                statistics.storeReferenceBytes &+= UInt64(bytes.count)
+            case nil:
+                throw corrupt("unknown operation kind \(word & 3)")
+            }
+            statistics.chunks &+= 1
+        }
+        if missing.count > 0 {
+            // Chunks are missing: keep scanning to count them all, but deliver nothing more.
+            output.removeSubrange(start...)
+            return
+        }
+        guard output.count - start == blockHeader.outputLength else {
+            throw corrupt("block rebuilt to \(output.count - start) bytes, header says \(blockHeader.outputLength)")
+        }
+        let check = fingerprintList.withUnsafeBytes { XXHash.hash64($0) }
+        guard check == blockHeader.outputChecksum else {
+            throw FormatError(
+                .checksumMismatch, at: offset + 24,
+                "block content check \(hex(check)), expected \(hex(blockHeader.outputChecksum))")
+        }
+        fingerprintList.withUnsafeBytes { contentCheck.update($0) }
+        statistics.contentBytes &+= UInt64(blockHeader.outputLength)
+    }
+
+    /// Appends one chunk to the output and to the window, within the block's declared output length.
+    private func appendOutput(
+        _ fingerprint: Fingerprint, _ bytes: [UInt8], toWindow: Bool, limit: Int, start: Int, output: inout [UInt8],
+        offset: UInt64
+    ) throws {
+        guard output.count - start + bytes.count <= limit else {
+            throw FormatError(.corrupt, at: offset, "block: content exceeds the declared \(limit) bytes")
+        }
+        if missing.count == 0 { output += bytes }
+        fingerprintList.appendCanonical(fingerprint)
+        if toWindow { window.append(fingerprint, bytes) }
+    }
+
+    private func noteMissing(_ fingerprint: Fingerprint) {
+        guard !missing.seen.contains(fingerprint) else { return }
+        missing.seen.insert(fingerprint)
+        missing.count += 1
+        if missing.first == nil { missing.first = fingerprint }
+        statistics.missingChunks = missing.count
+    }
+
+    private func verify(_ trailer: StreamTrailer, at offset: UInt64) throws {
+        guard missing.count == 0 else { return }
+        guard trailer.blockCount == statistics.blocks else {
+            throw FormatError(
+                .corrupt, at: offset, "trailer counts \(trailer.blockCount) blocks, the stream held \(statistics.blocks)")
+        }
+        guard trailer.contentLength == statistics.contentBytes else {
+            throw FormatError(
+                .corrupt, at: offset,
+                "trailer declares \(trailer.contentLength) content bytes, the blocks held \(statistics.contentBytes)")
+        }
+        guard trailer.contentChecksum == contentCheck.digest else {
+            throw FormatError(
+                .checksumMismatch, at: offset + 12,
+                "content check \(hex(contentCheck.digest)), trailer says \(hex(trailer.contentChecksum))")
+        }
+    }
+}

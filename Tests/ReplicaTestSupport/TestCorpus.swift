@@ -23,11 +23,12 @@ public enum TestCorpus {
         return Array(output.prefix(count))
     }
 
-    /// A stream in which most chunk-sized regions repeat earlier ones: `uniqueFraction` of it is new random
-    /// data, the rest copies of earlier 16 KiB segments.
-    public static func redundant(_ count: Int, uniqueFraction: Double = 0.1, seed: UInt64 = 3) -> [UInt8] {
+    /// A stream of segments in which about `uniqueFraction` are new random data and the rest repeat earlier
+    /// segments. Chunks that straddle two segments are new too, so the deduplicated share is a little lower.
+    public static func redundant(
+        _ count: Int, uniqueFraction: Double = 0.1, segment: Int = 64 << 10, seed: UInt64 = 3
+    ) -> [UInt8] {
         var generator = SplitMix64(seed: seed)
-        let segment = 16 << 10
         var pool: [[UInt8]] = []
         var output: [UInt8] = []
         output.reserveCapacity(count + segment)

@@ -1,0 +1,77 @@
+import ReplicaCore
+import ReplicaTestSupport
+import Testing
+
+@Suite("Store-backed streams and the memory store")
+struct StoreBackedStreamTests {
+    static func encode(_ input: [UInt8], store: MemoryChunkStore) throws -> [UInt8] {
+        let encoder = try StreamEncoder(
+            configuration: EncoderConfiguration(chunker: ChunkerConfiguration(averageSize: 2048)), store: store)
+        var encoded: [UInt8] = []
+        try encoder.encode(input, into: &encoded)
+        try encoder.finish(into: &encoded)
+        return encoded
+    }
+
+    static func decode(_ encoded: [UInt8], store: MemoryChunkStore) throws -> [UInt8] {
+        let decoder = try StreamDecoder(store: store)
+        var output: [UInt8] = []
+        try decoder.decode(encoded, into: &output)
+        try decoder.finish()
+        return output
+    }
+
+    @Test("the second transfer sends only new chunks and the receiver learns the first")
+    func warmTransfer() throws {
+        let sender = MemoryChunkStore(capacity: 64 << 20)
+        let receiver = MemoryChunkStore(capacity: 64 << 20)
+        let first = TestCorpus.text(600_000, seed: 1) + TestCorpus.random(200_000, seed: 2)
+        var second = first
+        second.insert(contentsOf: Array("an insertion in the middle".utf8), at: 300_000)
+        second.removeSubrange(500_000..<520_000)
+        let firstStream = try Self.encode(first, store: sender)
+        #expect(try Self.decode(firstStream, store: receiver) == first)
+        #expect(receiver.count == sender.count)
+        let secondStream = try Self.encode(second, store: sender)
+        #expect(try Self.decode(secondStream, store: receiver) == second)
+        #expect(secondStream.count < firstStream.count / 10)
+    }
+
+    @Test("a receiver that lacks chunks names how many and the first")
+    func missingChunks() throws {
+        let sender = MemoryChunkStore(capacity: 64 << 20)
+        let input = TestCorpus.random(300_000)
+        _ = try Self.encode(input, store: sender)
+        let stream = try Self.encode(input, store: sender)
+        let empty = MemoryChunkStore(capacity: 64 << 20)
+        let error = try #require(throws: FormatError.self) { try Self.decode(stream, store: empty) }
+        #expect(error.code == .missingChunks)
+        #expect(error.message.contains("store \(empty.storeID) lacks \(sender.count) chunks"))
+    }
+
+    @Test("a store-backed stream needs a store")
+    func storeRequired() throws {
+        let stream = try Self.encode(TestCorpus.text(10_000), store: MemoryChunkStore(capacity: 1 << 20))
+        let error = try #require(throws: FormatError.self) { try Replica.decompress(stream) }
+        #expect(error.code == .wrongStore)
+    }
+
+    @Test("the memory store evicts the least recently used chunks within its capacity")
+    func lruEviction() throws {
+        let store = MemoryChunkStore(capacity: 10_000)
+        let fingerprinter = Fingerprinter()
+        let chunks = (0..<20).map { TestCorpus.random(1000, seed: UInt64($0)) }
+        let prints = chunks.map { fingerprinter.fingerprint($0) }
+        for index in 0..<10 { chunks[index].withUnsafeBytes { store.put($0, as: prints[index]) } }
+        #expect(store.count == 10)
+        #expect(store.get(prints[0]) == chunks[0])  // touch the oldest
+        for index in 10..<15 { chunks[index].withUnsafeBytes { store.put($0, as: prints[index]) } }
+        #expect(store.storedBytes <= store.capacity)
+        #expect(store.contains(prints[0]))
+        #expect(!store.contains(prints[1]))
+        #expect(store.contains(prints[14]))
+        store.remove(prints[14])
+        #expect(!store.contains(prints[14]))
+        #expect(store.storedBytes == 9000)
+    }
+}

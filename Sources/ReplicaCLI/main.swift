@@ -1,2 +1,0 @@
-import ReplicaCore
-print("replica: placeholder")

@@ -1,0 +1,32 @@
+/// Constants of the peer protocol spoken between two Replica accelerators. See `docs/PROTOCOL.md`.
+public enum TunnelProtocol {
+    /// The protocol version this build speaks.
+    public static let version: UInt16 = 1
+    /// `"RPLT"`: the first bytes of every hello payload.
+    public static let magic: [UInt8] = [0x52, 0x50, 0x4C, 0x54]
+    /// The size of every frame header: type, flags, stream ID, payload length.
+    public static let frameHeaderSize = 10
+    /// The size of a version-1 hello payload; later versions may append fields.
+    public static let helloSize = 34
+    /// The most a hello payload may hold, whatever its version.
+    public static let maximumHelloSize = 256
+    /// The most bytes of UTF-8 a GOAWAY or RESET reason may hold.
+    public static let maximumReasonSize = 1024
+    /// The most fingerprints one CHUNK_REQUEST may name, and one DATA frame may list.
+    public static let maximumFingerprintsPerFrame = 4096
+    /// The smallest frame payload limit a peer may announce.
+    public static let minimumFrameLimit = 64 << 10
+    /// The default limit on a frame's payload.
+    public static let defaultFrameLimit = 2 << 20
+}
+
+/// The capabilities a peer announces in its hello, as bits of a 32-bit word.
+public struct TunnelCapabilities: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The peer answers CHUNK_REQUEST frames (miss recovery).
+    public static let chunkRecovery = TunnelCapabilities(rawValue: 1 << 0)
+    /// The peer keeps a persistent chunk store, so references may survive a reconnect.
+    public static let persistentStore = TunnelCapabilities(rawValue: 1 << 1)
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import ReplicaCore
+
+/// `replica-bench`: Replica's throughput and ratio beside zstd and lz4, on the same bytes in the same run.
+@main
+struct ReplicaBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replica-bench",
+        abstract: "Measures Replica's throughput and ratio beside zstd and lz4 on the same bytes.",
+        discussion: """
+            With no selection it runs the default set: every synthetic corpus (Replica with zstd-3 and lz4-1, \
+            zstd 1/3/19 with and without long mode, lz4 and lz4 HC), the WAN scenario on synthetic source-tree \
+            and disk-image versions, and the headline figures of the performance targets. Build in release \
+            mode (make bench). The JSON schema is described in docs/PERFORMANCE.md.
+            """)
+
+    @Flag(help: "A CI-sized run of a few seconds: 1 MiB corpora, 2 runs, every round trip checked.")
+    var quick = false
+
+    @Flag(help: "Print the report as JSON (schema replica-bench/1) instead of tables.")
+    var json = false
+
+    @Option(help: "Runs per measurement; the report gives their median, min and max.")
+    var runs = 5
+
+    @Option(help: "Seconds after which a measurement stops repeating (it always runs once).")
+    var budget = 10.0
+
+    @Option(help: "Bytes per synthetic corpus, with an optional K, M or G suffix.")
+    var size = ByteCount(32 << 20)
+
+    @Option(help: "The seed of the synthetic corpora.")
+    var seed: UInt64 = 0x5245_504C_4943_41
+
+    @Option(name: .customLong("corpus"), help: "A synthetic corpus to measure (repeatable; default: all).")
+    var corpora: [CorpusKind] = []
+
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Files or directories to measure instead of the synthetic corpora.",
+            discussion: "A directory is read as a tar-like concatenation of its files in sorted order."))
+    var input: [String] = []
+
+    @Option(
+        parsing: .upToNextOption,
+        help: "Versions (files or directories) sent one after another: report the bytes on the wire per step.")
+    var versions: [String] = []
+
+    @Flag(help: "Walk the average chunk size (1 KiB to 64 KiB), the codec and the level on one input.")
+    var sweep = false
+
+    @Flag(help: "Only the headline figures of the performance targets.")
+    var figures = false
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
+        guard budget > 0 else { throw ValidationError("--budget must be positive, got \(budget)") }
+        guard (1 << 10...4 << 30).contains(size.value) else {
+            throw ValidationError("--size must be between 1 KiB and 4 GiB, got \(size.value) bytes")
+        }
+        guard versions.isEmpty || versions.count >= 2 else {
+            throw ValidationError("--versions needs at least two versions, got \(versions.count)")
+        }
+    }
+
+    func run() throws {
+        let size = quick ? 1 << 20 : self.size.value
+        let policy = quick ? RunPolicy(runs: 2, budgetSeconds: 1) : RunPolicy(runs: runs, budgetSeconds: budget)
+        let machine = machineDescription()
+        var report = Report(
+            machine: .init(cpu: machine.cpu, cores: machine.cores, libraries: Replica.libraryVersions),
+            settings: .init(seed: seed, size: size, runs: policy.runs, budgetSeconds: policy.budgetSeconds, quick: quick))
+        let defaultSet = !sweep && !figures && versions.isEmpty && input.isEmpty
+        var recorder = Recorder(report: report)
+
+        if !sweep && !figures && versions.isEmpty {
+            for (name, data) in try inputs(size: size) {
+                try measureCorpus(name: name, data: data, policy: policy, into: &recorder)
+            }
+        }
+        if !versions.isEmpty {
+            let loaded = try versions.map { path in
+                (name: URL(fileURLWithPath: path).lastPathComponent, bytes: try InputLoader.load(path))
+            }
+            try recorder.wire(VersionsScenario(name: "versions", versions: loaded))
+        } else if defaultSet {
+            let count = 3
+            let source = CorpusKind.sourceVersions(seed: seed, size: size, count: count)
+            let image = CorpusKind.imageVersions(seed: seed, size: size, count: count)
+            try recorder.wire(VersionsScenario(name: "source-tree", versions: Self.named(source)))
+            try recorder.wire(VersionsScenario(name: "disk-image", versions: Self.named(image)))
+        }
+        if figures || defaultSet {
+            progress("headline figures")
+            try recorder.rows { try HeadlineFigures(size: size, seed: seed, policy: policy).run() }
+        }
+        if sweep {
+            let (name, data) = try inputs(size: size).first ?? ("mix", CorpusKind.mix.generate(seed: seed, size: size))
+            try Sweep(corpus: name, data: data, policy: policy).run(into: &recorder)
+        }
+
+        report = recorder.report
+        report.peakRSSBytes = peakResidentBytes()
+        print(json ? try report.json() : report.table())
+        if !report.failures.isEmpty {
+            throw ExitCode(1)
+        }
+    }
+
+    /// The inputs named with `--input`, or the selected synthetic corpora.
+    private func inputs(size: Int) throws -> [(String, [UInt8])] {
+        if !input.isEmpty {
+            return try input.map { path in (path, try InputLoader.load(path)) }
+        }
+        let kinds = corpora.isEmpty ? CorpusKind.allCases : corpora
+        return kinds.map { kind in (kind.rawValue, kind.generate(seed: seed, size: size)) }
+    }
+
+    private func measureCorpus(name: String, data: [UInt8], policy: RunPolicy, into recorder: inout Recorder) throws {
+        for codec in [try CodecConfiguration(.zstd, level: 3), try CodecConfiguration(.lz4, level: 1)] {
+            let runner = try ReplicaRunner(codec: codec)
+            progress("\(runner.name) on \(name)")
+            try recorder.row { try runner.run(section: "corpora", corpus: name, data: data, policy: policy, stages: true) }
+        }
+        for baseline in Baseline.standard {
+            progress("\(baseline.name) on \(name)")
+            try recorder.row { try baseline.run(section: "corpora", corpus: name, data: data, policy: policy) }
+        }
+    }
+
+    private static func named(_ versions: [[UInt8]]) -> [(name: String, bytes: [UInt8])] {
+        versions.enumerated().map { index, bytes in ("v\(index + 1)", bytes) }
+    }
+}
+
+/// Writes a progress line to standard error, so standard output carries only the report.
+func progress(_ message: String) {
+    FileHandle.standardError.write(Data("replica-bench: \(message)\n".utf8))
+}
+
+/// Collects rows into the report; a round-trip mismatch is recorded as a failure and the run goes on.
+struct Recorder {
+    /// The report so far.
+    var report: Report
+
+    /// Adds the row `body` measures, or records its mismatch.
+    mutating func row(_ body: () throws -> ResultRow) throws {
+        try rows { [try body()] }
+    }
+
+    /// Adds the rows `body` measures, or records its mismatch.
+    mutating func rows(_ body: () throws -> [ResultRow]) throws {
+        do {
+            report.rows += try body()
+        } catch let mismatch as RoundTripMismatch {
+            report.failures.append(mismatch.description)
+        }
+    }
+
+    /// Runs the WAN scenario with Replica (zstd-3 and lz4-1, store-backed) and zstd patch-from at 3 and 19.
+    mutating func wire(_ scenario: VersionsScenario) throws {
+        progress("versions scenario \(scenario.name)")
+        do {
+            let codecs = [try CodecConfiguration(.zstd, level: 3), try CodecConfiguration(.lz4, level: 1)]
+            report.wire += try scenario.run(replicaCodecs: codecs, patchFromLevels: [3, 19])
+        } catch let mismatch as RoundTripMismatch {
+            report.failures.append(mismatch.description)
+        }
+    }
+}

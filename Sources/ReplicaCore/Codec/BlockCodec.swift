@@ -31,13 +31,11 @@ final class BlockCompressor {
         }
     }
 
-    /// Appends the stored form of `body` to `output` and returns the codec it is stored with.
-    func compress(_ body: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) throws -> CodecKind {
+    /// Compresses `body` and returns the compressed bytes, or `nil` when the body should be stored raw because
+    /// compressing it would not pay. The returned slice is valid until the next call.
+    func compress(_ body: UnsafeRawBufferPointer) throws -> ArraySlice<UInt8>? {
         guard configuration.kind != .none, body.count >= Self.smallestCompressedBody, !looksIncompressible(body)
-        else {
-            output.append(contentsOf: body)
-            return .none
-        }
+        else { return nil }
         let bound = configuration.kind == .zstd ? ZstdCompressor.bound(body.count) : LZ4Compressor.bound(body.count)
         if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
         let size = try scratch.withUnsafeMutableBytes { target in
@@ -47,12 +45,10 @@ final class BlockCompressor {
         // Keep the compressed form only when it saves at least 1/64 of the body.
         if size >= body.count - body.count / 64 {
             incompressibleRun += 1
-            output.append(contentsOf: body)
-            return .none
+            return nil
         }
         incompressibleRun = 0
-        output.append(contentsOf: scratch[0..<size])
-        return configuration.kind
+        return scratch[0..<size]
     }
 
     /// After an incompressible block, probes a sample with LZ4 before paying for a full compression.
@@ -79,31 +75,37 @@ final class BlockDecompressor {
 
     init() {}
 
-    /// Decodes `stored` into exactly `rawLength` bytes appended to `output`.
+    /// Decodes `stored` into a new array of exactly `rawLength` bytes.
     ///
     /// - Throws: ``CodecError`` when the stored bytes are malformed or do not decode to `rawLength` bytes.
-    func decompress(
-        _ stored: UnsafeRawBufferPointer, codec: CodecKind, rawLength: Int, into output: inout [UInt8]
-    ) throws {
-        output.removeAll(keepingCapacity: true)
-        switch codec {
-        case .none:
+    func decompress(_ stored: UnsafeRawBufferPointer, codec: CodecKind, rawLength: Int) throws -> [UInt8] {
+        if codec == .none {
             guard stored.count == rawLength else {
                 throw CodecError(call: "store", message: "raw body of \(stored.count) bytes, expected \(rawLength)")
             }
-            output.append(contentsOf: stored)
-            return
-        case .lz4, .zstd:
-            break
+            return [UInt8](stored)
         }
-        output = [UInt8](repeating: 0, count: rawLength)
-        let written = try output.withUnsafeMutableBytes { target in
-            if codec == .lz4 { return try LZ4Decompressor.decompress(stored, into: target) }
-            if zstd == nil { zstd = try ZstdDecompressor() }
-            return try zstd.unsafelyUnwrapped.decompress(stored, into: target)
+        var failure: (any Error)?
+        var written = 0
+        let output = [UInt8](unsafeUninitializedCapacity: rawLength) { buffer, initialized in
+            do {
+                let target = UnsafeMutableRawBufferPointer(buffer)
+                if codec == .lz4 {
+                    written = try LZ4Decompressor.decompress(stored, into: target)
+                } else {
+                    if zstd == nil { zstd = try ZstdDecompressor() }
+                    written = try zstd.unsafelyUnwrapped.decompress(stored, into: target)
+                }
+            } catch {
+                failure = error
+            }
+            // Only the bytes the codec wrote are initialised; a short result is refused below.
+            initialized = min(written, rawLength)
         }
+        if let failure { throw failure }
         guard written == rawLength else {
             throw CodecError(call: "\(codec)", message: "body decoded to \(written) bytes, expected \(rawLength)")
         }
+        return output
     }
 }

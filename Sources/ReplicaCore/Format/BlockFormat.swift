@@ -112,6 +112,17 @@ struct StreamTrailer {
         bytes.appendLittleEndian(check)
     }
 
+    /// The content length a complete stream's trailer declares, if its last bytes hold a valid trailer.
+    /// A hint for reserving memory only: the decoder still verifies everything.
+    static func declaredContentLength(of stream: [UInt8]) -> Int? {
+        guard stream.count >= StreamHeader.size + BlockFormat.trailerSize else { return nil }
+        return stream.withUnsafeBytes { buffer in
+            let tail = UnsafeRawBufferPointer(rebasing: buffer[(buffer.count - BlockFormat.trailerSize)...])
+            guard tail[0] == BlockFormat.trailerTag, let trailer = try? decode(tail, at: 0) else { return nil }
+            return Int(exactly: trailer.contentLength)
+        }
+    }
+
     static func decode(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(FormatError) -> StreamTrailer {
         let stored = bytes.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian
         let computed = check32(UnsafeRawBufferPointer(rebasing: bytes[0..<28]))

@@ -35,9 +35,12 @@ struct EncoderWindow {
 }
 
 /// The decoder's reference window: the bytes and fingerprints of the newest unique chunks.
+///
+/// Chunks are slices of the block bodies they arrived in, so a body lives until its last chunk leaves the
+/// window: the memory held exceeds `capacity` by at most one block body.
 struct DecoderWindow {
     let capacity: Int
-    private var entries: Deque<(fingerprint: Fingerprint, bytes: [UInt8])> = []
+    private var entries: Deque<(fingerprint: Fingerprint, bytes: ArraySlice<UInt8>)> = []
     private var heldBytes = 0
 
     init(capacity: Int) { self.capacity = capacity }
@@ -45,12 +48,12 @@ struct DecoderWindow {
     var count: Int { entries.count }
 
     /// The chunk `distance` places back (1 is the newest), or `nil` when no such chunk is held.
-    func chunk(at distance: UInt64) -> (fingerprint: Fingerprint, bytes: [UInt8])? {
+    func chunk(at distance: UInt64) -> (fingerprint: Fingerprint, bytes: ArraySlice<UInt8>)? {
         guard distance >= 1, distance <= UInt64(entries.count) else { return nil }
         return entries[entries.count - Int(distance)]
     }
 
-    mutating func append(_ fingerprint: Fingerprint, _ bytes: [UInt8]) {
+    mutating func append(_ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>) {
         guard capacity > 0 else { return }
         entries.append((fingerprint, bytes))
         heldBytes += bytes.count

@@ -18,6 +18,7 @@ public enum Replica {
     public static func decompress(_ bytes: [UInt8], options: DecoderOptions = DecoderOptions()) throws -> [UInt8] {
         let decoder = try StreamDecoder(options: options)
         var output: [UInt8] = []
+        output.reserveCapacity(min(StreamTrailer.declaredContentLength(of: bytes) ?? 0, 1 << 30))
         try decoder.decode(bytes, into: &output)
         try decoder.finish()
         return output

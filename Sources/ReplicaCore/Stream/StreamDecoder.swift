@@ -23,7 +23,6 @@ public final class StreamDecoder {
     private var pending: [UInt8] = []
     /// The stream offset of `pending[0]`.
     private var pendingOffset: UInt64 = 0
-    private var body: [UInt8] = []
     private var fingerprintList: [UInt8] = []
     private let contentCheck: XXH3Stream
     private var failure: (any Error)?
@@ -181,17 +180,15 @@ public final class StreamDecoder {
                 .checksumMismatch, at: offset + UInt64(BlockFormat.blockHeaderSize),
                 "block payload check \(hex(storedCheck)), expected \(hex(blockHeader.storedChecksum))")
         }
+        let body: [UInt8]
         do {
-            try decompressor.decompress(
-                stored, codec: blockHeader.codec, rawLength: blockHeader.rawLength, into: &body)
+            body = try decompressor.decompress(stored, codec: blockHeader.codec, rawLength: blockHeader.rawLength)
         } catch {
             throw FormatError(.corrupt, at: offset + UInt64(BlockFormat.blockHeaderSize), "\(error)")
         }
         let rollback = output.count
         do {
-            try body.withUnsafeBytes { buffer in
-                try rebuild(buffer, blockHeader, at: offset, header: header, into: &output)
-            }
+            try rebuild(body, blockHeader, at: offset, header: header, into: &output)
         } catch {
             output.removeSubrange(rollback...)
             throw error
@@ -201,76 +198,80 @@ public final class StreamDecoder {
     }
 
     /// Replays a block's operations into `output` and verifies the block check.
+    ///
+    /// Literal chunks enter the window as slices of `body`, so they are never copied but into the output.
     private func rebuild(
-        _ body: UnsafeRawBufferPointer, _ blockHeader: BlockHeader, at offset: UInt64, header: StreamHeader,
+        _ body: [UInt8], _ blockHeader: BlockHeader, at offset: UInt64, header: StreamHeader,
         into output: inout [UInt8]
     ) throws {
         func corrupt(_ message: String) -> FormatError { FormatError(.corrupt, at: offset, "block: " + message) }
-        var reader = ByteReader(body)
-        guard let operationCount = reader.readVarint(), operationCount <= BlockFormat.maximumOperations else {
-            throw corrupt("operation count missing or above \(BlockFormat.maximumOperations)")
+        guard body.count >= 8 else { throw corrupt("body of \(body.count) bytes is shorter than its counts") }
+        let (operationCount, operationsLength) = body.withUnsafeBytes { buffer in
+            (
+                Int(buffer.loadUnaligned(fromByteOffset: buffer.count - 8, as: UInt32.self).littleEndian),
+                Int(buffer.loadUnaligned(fromByteOffset: buffer.count - 4, as: UInt32.self).littleEndian)
+            )
         }
-        // First pass: find where the literal section starts.
-        var scan = reader
-        var literalTotal: UInt64 = 0
-        for _ in 0..<operationCount {
-            guard let word = scan.readVarint() else { throw corrupt("operations end early") }
-            if word & 3 == BlockFormat.Operation.literal.rawValue {
-                literalTotal &+= word >> 2
-            } else if word & 3 == BlockFormat.Operation.storeReference.rawValue {
-                guard scan.readBytes(Fingerprint.byteCount) != nil else { throw corrupt("fingerprint cut short") }
-            }
+        guard operationCount <= BlockFormat.maximumOperations, operationsLength <= body.count - 8 else {
+            throw corrupt("\(operationCount) operations in \(operationsLength) bytes do not fit the body")
         }
-        guard literalTotal == UInt64(scan.remaining) else {
-            throw corrupt("literal section holds \(scan.remaining) bytes, operations need \(literalTotal)")
-        }
-        var literals = ByteReader(UnsafeRawBufferPointer(rebasing: body[scan.position...]))
+        let literalEnd = body.count - 8 - operationsLength
+        var literalCursor = 0
         fingerprintList.removeAll(keepingCapacity: true)
         let start = output.count
-        let maximumChunk = UInt64(header.maximumChunkSize)
-        for _ in 0..<operationCount {
-            let word = reader.readVarint() ?? 0
-            let value = word >> 2
-            switch BlockFormat.Operation(rawValue: word & 3) {
-            case .literal:
-                guard value >= 1, value <= maximumChunk, let bytes = literals.readBytes(Int(value)) else {
-                    throw corrupt("literal of \(value) bytes exceeds the maximum chunk size \(maximumChunk)")
+        let maximumChunk = header.maximumChunkSize
+        try body.withUnsafeBytes { buffer in
+            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[literalEnd..<(body.count - 8)]))
+            for _ in 0..<operationCount {
+                guard let word = reader.readVarint() else { throw corrupt("operations end early") }
+                let value = word >> 2
+                switch BlockFormat.Operation(rawValue: word & 3) {
+                case .literal:
+                    guard value >= 1, value <= UInt64(maximumChunk), Int(value) <= literalEnd - literalCursor else {
+                        throw corrupt("literal of \(value) bytes overruns the literal section or the chunk limit")
+                    }
+                    let range = literalCursor..<(literalCursor + Int(value))
+                    literalCursor = range.upperBound
+                    let fingerprint = options.fingerprinter.fingerprint(UnsafeRawBufferPointer(rebasing: buffer[range]))
+                    try appendOutput(
+                        fingerprint, body[range], toWindow: true, limit: blockHeader.outputLength, start: start,
+                        output: &output, offset: offset)
+                    try store?.put(UnsafeRawBufferPointer(rebasing: buffer[range]), as: fingerprint)
+                    statistics.literalChunks &+= 1
+                    statistics.literalBytes &+= value
+                case .windowReference:
+                    guard let chunk = window.chunk(at: value) else {
+                        if missing.count > 0 { continue }
+                        throw corrupt("reference \(value) chunks back, but the window holds \(window.count)")
+                    }
+                    try appendOutput(
+                        chunk.fingerprint, chunk.bytes, toWindow: false, limit: blockHeader.outputLength,
+                        start: start, output: &output, offset: offset)
+                    statistics.windowReferences &+= 1
+                    statistics.windowReferenceBytes &+= UInt64(chunk.bytes.count)
+                case .storeReference:
+                    guard value == 0, let fingerprint = reader.readFingerprint() else {
+                        throw corrupt("malformed store reference")
+                    }
+                    guard let store else { throw corrupt("store reference in a stream without a store") }
+                    guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
+                        noteMissing(fingerprint)
+                        continue
+                    }
+                    try appendOutput(
+                        fingerprint, bytes[...], toWindow: true, limit: blockHeader.outputLength, start: start,
+                        output: &output, offset: offset)
+                    statistics.storeReferences &+= 1
+                    statistics.storeReferenceBytes &+= UInt64(bytes.count)
+                case nil:
+                    throw corrupt("unknown operation kind \(word & 3)")
                 }
-                let fingerprint = options.fingerprinter.fingerprint(bytes)
-                try appendOutput(
-                    fingerprint, [UInt8](bytes), toWindow: true, limit: blockHeader.outputLength, start: start,
-                    output: &output, offset: offset)
-                try store?.put(bytes, as: fingerprint)
-                statistics.literalChunks &+= 1
-                statistics.literalBytes &+= value
-            case .windowReference:
-                guard let chunk = window.chunk(at: value) else {
-                    if missing.count > 0 { continue }
-                    throw corrupt("reference \(value) chunks back, but the window holds \(window.count)")
-                }
-                try appendOutput(
-                    chunk.fingerprint, chunk.bytes, toWindow: false, limit: blockHeader.outputLength, start: start,
-                    output: &output, offset: offset)
-                statistics.windowReferences &+= 1
-                statistics.windowReferenceBytes &+= UInt64(chunk.bytes.count)
-            case .storeReference:
-                guard value == 0, let fingerprint = reader.readFingerprint() else {
-                    throw corrupt("malformed store reference")
-                }
-                guard let store else { throw corrupt("store reference in a stream without a store") }
-                guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
-                    noteMissing(fingerprint)
-                    continue
-                }
-                try appendOutput(
-                    fingerprint, bytes, toWindow: true, limit: blockHeader.outputLength, start: start,
-                    output: &output, offset: offset)
-                statistics.storeReferences &+= 1
-                statistics.storeReferenceBytes &+= UInt64(bytes.count)
-            case nil:
-                throw corrupt("unknown operation kind \(word & 3)")
+                statistics.chunks &+= 1
             }
-            statistics.chunks &+= 1
+            guard reader.remaining == 0 else { throw corrupt("\(reader.remaining) bytes follow the operations") }
+        }
+        guard literalCursor == literalEnd else {
+            throw corrupt("literal section holds \(literalEnd) bytes, operations use \(literalCursor)")
         }
         if missing.count > 0 {
             // Chunks are missing: keep scanning to count them all, but deliver nothing more.
@@ -292,7 +293,8 @@ public final class StreamDecoder {
 
     /// Appends one chunk to the output and to the window, within the block's declared output length.
     private func appendOutput(
-        _ fingerprint: Fingerprint, _ bytes: [UInt8], toWindow: Bool, limit: Int, start: Int, output: inout [UInt8],
+        _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, toWindow: Bool, limit: Int, start: Int,
+        output: inout [UInt8],
         offset: UInt64
     ) throws {
         guard output.count - start + bytes.count <= limit else {

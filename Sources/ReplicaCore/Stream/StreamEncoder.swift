@@ -31,7 +31,6 @@ public final class StreamEncoder {
     private var window: EncoderWindow
     private let compressor: BlockCompressor
     private var block = BlockBuilder()
-    private var storedScratch: [UInt8] = []
     private let contentCheck: XXH3Stream
     private var headerWritten = false
     private var finished = false
@@ -128,14 +127,14 @@ public final class StreamEncoder {
             statistics.storeReferenceBytes &+= length
         } else {
             block.appendOperation(.literal, length)
-            block.literals.append(contentsOf: chunk)
+            block.body.append(contentsOf: chunk)
             window.append(fingerprint, length: chunk.count)
             try store?.put(chunk, as: fingerprint)
             statistics.literalChunks &+= 1
             statistics.literalBytes &+= length
         }
         block.recordChunk(fingerprint, length: chunk.count)
-        if block.literals.count >= configuration.blockSize || block.operationCount >= BlockFormat.maximumOperations
+        if block.literalCount >= configuration.blockSize || block.operationCount >= BlockFormat.maximumOperations
             || block.outputLength >= outputLimit
         {
             try closeBlock(into: &output)
@@ -145,22 +144,21 @@ public final class StreamEncoder {
     /// Compresses and writes the block under construction, if it holds anything.
     private func closeBlock(into output: inout [UInt8]) throws {
         guard block.operationCount > 0 else { return }
-        let body = block.assembleBody()
-        storedScratch.removeAll(keepingCapacity: true)
-        let codec = try body.withUnsafeBytes { buffer in
-            try compressor.compress(buffer, appendingTo: &storedScratch)
-        }
+        block.closeBody()
         let blockCheck = block.fingerprintList.withUnsafeBytes { buffer in
             contentCheck.update(buffer)
             return XXHash.hash64(buffer)
         }
-        let storedCheck = storedScratch.withUnsafeBytes { XXHash.hash64($0) }
+        let compressed = try block.body.withUnsafeBytes { try compressor.compress($0) }
+        let stored = compressed ?? block.body[...]
+        let storedCheck = stored.withUnsafeBytes { XXHash.hash64($0) }
+        let codec = compressed == nil ? CodecKind.none : configuration.codec.kind
         let header = BlockHeader(
-            codec: codec, rawLength: body.count, storedLength: storedScratch.count, outputLength: block.outputLength,
+            codec: codec, rawLength: block.body.count, storedLength: stored.count, outputLength: block.outputLength,
             storedChecksum: storedCheck, outputChecksum: blockCheck)
         let before = output.count
         header.encode(appendingTo: &output)
-        output += storedScratch
+        output += stored
         statistics.encodedBytes &+= UInt64(output.count - before)
         statistics.blocks &+= 1
         if codec == .none && configuration.codec.kind != .none { statistics.rawBlocks &+= 1 }
@@ -168,14 +166,20 @@ public final class StreamEncoder {
     }
 }
 
-/// The block under construction: its operations, its literal bytes and the fingerprints of its chunks.
+/// The block under construction: its body (literal section first) and the fingerprints of its chunks.
+///
+/// Literal bytes go straight into the body; the operations are appended after them when the block closes, so
+/// no literal byte is copied twice before compression.
 struct BlockBuilder {
+    /// The literal section so far; after ``closeBody()``, the whole raw body.
+    var body: [UInt8] = []
     var operations: [UInt8] = []
-    var literals: [UInt8] = []
     /// The canonical fingerprints of the block's chunks in order: the block check hashes this list.
     var fingerprintList: [UInt8] = []
     var operationCount = 0
     var outputLength = 0
+
+    var literalCount: Int { body.count }
 
     mutating func appendOperation(_ kind: BlockFormat.Operation, _ value: UInt64) {
         operations.appendVarint(value << 2 | kind.rawValue)
@@ -187,19 +191,16 @@ struct BlockBuilder {
         outputLength += length
     }
 
-    /// The raw body: the operation count, the operations, then the literal section.
-    func assembleBody() -> [UInt8] {
-        var body: [UInt8] = []
-        body.reserveCapacity(operations.count + literals.count + 10)
-        body.appendVarint(UInt64(operationCount))
+    /// Completes the raw body: the literal section, the operations, then their count and byte length.
+    mutating func closeBody() {
         body += operations
-        body += literals
-        return body
+        body.appendLittleEndian(UInt32(operationCount))
+        body.appendLittleEndian(UInt32(operations.count))
     }
 
     mutating func reset() {
+        body.removeAll(keepingCapacity: true)
         operations.removeAll(keepingCapacity: true)
-        literals.removeAll(keepingCapacity: true)
         fingerprintList.removeAll(keepingCapacity: true)
         operationCount = 0
         outputLength = 0

@@ -15,7 +15,7 @@ public enum TunnelProtocol {
     /// The most fingerprints one CHUNK_REQUEST may name, and one DATA frame may list.
     public static let maximumFingerprintsPerFrame = 4096
     /// The smallest frame payload limit a peer may announce.
-    public static let minimumFrameLimit = 64 << 10
+    public static let minimumFrameLimit = 256 << 10
     /// The default limit on a frame's payload.
     public static let defaultFrameLimit = 2 << 20
 }

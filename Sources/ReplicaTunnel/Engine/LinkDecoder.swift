@@ -1,0 +1,114 @@
+public import NIOCore
+public import ReplicaCore
+import Synchronization
+
+/// The receiving half of one direction of a peer link: the mirror of the peer's ``LinkEncoder``.
+///
+/// Before a DATA payload is decoded, ``missingReferences(_:)`` pins the bytes of every chunk it references and
+/// names those the store lacks; the caller fetches them from the peer (``supply(_:_:)``) and decodes only when
+/// nothing is missing, so the ``StreamDecoder`` never meets an unresolvable reference. Payloads must be decoded
+/// in the order the peer encoded them.
+///
+/// Not thread-safe: use it from one event loop.
+public final class LinkDecoder {
+    private let decoder: StreamDecoder
+    private let pinned: PinnedStore
+    private var output: [UInt8] = []
+
+    /// Creates the decoder for one direction.
+    ///
+    /// - Parameters:
+    ///   - options: the decoder's memory limit.
+    ///   - store: the local store: references resolve against it and new chunks are learned into it.
+    /// - Throws: ``CodecError`` when a checksum state cannot be allocated.
+    public init(options: DecoderOptions = DecoderOptions(), store: any ChunkWriting) throws {
+        self.pinned = PinnedStore(store: store)
+        self.decoder = try StreamDecoder(options: options, store: pinned)
+    }
+
+    /// The decoder's counters so far.
+    public var statistics: StreamStatistics { decoder.statistics }
+
+    /// Pins the referenced chunks the store holds and returns those it lacks (each once).
+    public func missingReferences(_ data: TunnelData) -> [Fingerprint] {
+        pinned.pin(data.references)
+    }
+
+    /// Adds a chunk fetched from the peer, after checking it against its fingerprint.
+    ///
+    /// - Returns: whether the bytes match the fingerprint (a mismatch adds nothing).
+    public func supply(_ fingerprint: Fingerprint, _ bytes: [UInt8]) -> Bool {
+        pinned.supply(fingerprint, bytes)
+    }
+
+    /// Decodes one DATA payload whose references are all pinned, and verifies its length and checksum.
+    ///
+    /// - Returns: the decoded bytes, safe to deliver.
+    /// - Throws: ``TunnelError`` `decodeFailed` when the stream is corrupt (the direction is then unusable), or
+    ///   `checksumMismatch` when the bytes do not match the frame's length or checksum.
+    public func decode(_ data: TunnelData) throws(TunnelError) -> ByteBuffer {
+        output.removeAll(keepingCapacity: true)
+        defer { pinned.unpinAll() }
+        do {
+            try data.encoded.withUnsafeReadableBytes { buffer in try decoder.decode(buffer, into: &output) }
+        } catch {
+            throw TunnelError(.decodeFailed, "\(error)")
+        }
+        guard output.count == Int(data.decodedLength) else {
+            throw TunnelError(
+                .checksumMismatch, "a DATA frame decoded to \(output.count) bytes, it declares \(data.decodedLength)")
+        }
+        let checksum = output.withUnsafeBytes { LinkChecksum.of($0) }
+        guard checksum == data.checksum else {
+            throw TunnelError(
+                .checksumMismatch,
+                "decoded bytes hash to \(String(checksum, radix: 16)), the frame says \(String(data.checksum, radix: 16))")
+        }
+        return ByteBuffer(bytes: output)
+    }
+}
+
+/// The store a tunnel decoder sees: chunks pinned for the payload being decoded, in front of the real store.
+final class PinnedStore: ChunkWriting {
+    private let store: any ChunkWriting
+    private let pins = Mutex([Fingerprint: [UInt8]]())
+
+    init(store: any ChunkWriting) { self.store = store }
+
+    var storeID: StoreID { store.storeID }
+
+    /// Pins what the store holds of `references`; returns the others, each once.
+    func pin(_ references: [Fingerprint]) -> [Fingerprint] {
+        var missing: [Fingerprint] = []
+        for fingerprint in references where pins.withLock({ $0[fingerprint] == nil }) {
+            if let bytes = try? store.get(fingerprint), !bytes.isEmpty {
+                pins.withLock { $0[fingerprint] = bytes }
+            } else if !missing.contains(fingerprint) {
+                missing.append(fingerprint)
+            }
+        }
+        return missing
+    }
+
+    func supply(_ fingerprint: Fingerprint, _ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty, LinkChecksum.fingerprinter.fingerprint(bytes) == fingerprint else { return false }
+        pins.withLock { $0[fingerprint] = bytes }
+        bytes.withUnsafeBytes { buffer in try? store.put(buffer, as: fingerprint) }
+        return true
+    }
+
+    func unpinAll() { pins.withLock { $0.removeAll(keepingCapacity: true) } }
+
+    func contains(_ fingerprint: Fingerprint) -> Bool {
+        pins.withLock { $0[fingerprint] != nil } || store.contains(fingerprint)
+    }
+
+    func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
+        if let bytes = pins.withLock({ $0[fingerprint] }) { return bytes }
+        return try store.get(fingerprint)
+    }
+
+    func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
+        try store.put(bytes, as: fingerprint)
+    }
+}

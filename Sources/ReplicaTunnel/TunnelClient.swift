@@ -1,0 +1,228 @@
+public import NIOCore
+import NIOPosix
+public import ReplicaCore
+
+/// One `-L` forward: a local listening port whose connections are carried to a target behind the server.
+public struct TunnelForward: Hashable, Sendable, CustomStringConvertible {
+    /// The local address to listen on.
+    public var bindHost: String
+    /// The local port (0 picks a free one).
+    public var localPort: Int
+    /// Where the server connects each stream.
+    public var target: TunnelTarget
+
+    /// Creates a forward.
+    public init(bindHost: String = "127.0.0.1", localPort: Int, target: TunnelTarget) {
+        self.bindHost = bindHost
+        self.localPort = localPort
+        self.target = target
+    }
+
+    /// Parses ssh's `-L` form: `LOCALPORT:TARGETHOST:TARGETPORT` or `BINDHOST:LOCALPORT:TARGETHOST:TARGETPORT`.
+    ///
+    /// - Throws: ``TunnelError`` `invalidArgument` naming what is wrong.
+    public init(parsing text: String) throws(TunnelError) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3 || parts.count == 4 else {
+            throw TunnelError(.invalidArgument, "'\(text)' is not [BINDHOST:]LOCALPORT:TARGETHOST:TARGETPORT")
+        }
+        let bindHost = parts.count == 4 ? String(parts[0]) : "127.0.0.1"
+        guard let localPort = Int(parts[parts.count - 3]), (0...65535).contains(localPort), !bindHost.isEmpty else {
+            throw TunnelError(.invalidArgument, "'\(text)': the local port must be 0...65535")
+        }
+        let target = try TunnelTarget(parsing: parts.suffix(2).joined(separator: ":"))
+        self.init(bindHost: bindHost, localPort: localPort, target: target)
+    }
+
+    public var description: String { "\(bindHost):\(localPort) -> \(target)" }
+}
+
+/// The near end of a tunnel: listens on each forward's local port and carries every accepted connection over
+/// one peer link, which it keeps up, reconnecting with exponential backoff and jitter.
+///
+/// While the link is down, new local connections are refused at once with a TCP reset (fail fast); connections
+/// that were open when it went down are reset, never silently cut short.
+public final class TunnelClient: Sendable {
+    private let core: NIOLoopBound<ClientCore>
+    private let listeners: [any Channel]
+    private let registry: SessionRegistry
+
+    /// The local addresses of the forwards, in the order given.
+    public var listenAddresses: [SocketAddress?] { listeners.map(\.localAddress) }
+
+    private init(core: NIOLoopBound<ClientCore>, listeners: [any Channel], registry: SessionRegistry) {
+        self.core = core
+        self.listeners = listeners
+        self.registry = registry
+    }
+
+    /// Binds every forward's listener and starts connecting to the server.
+    ///
+    /// - Parameters:
+    ///   - peer: the server's address.
+    ///   - forwards: the local ports to carry.
+    ///   - configuration: the engine, flow-control and reconnect settings.
+    ///   - store: the chunk store.
+    ///   - group: the event loop group; the client runs on one of its loops.
+    ///   - logger: receives a line per notable event.
+    /// - Throws: a bind error.
+    public static func start(
+        peer: TunnelTarget, forwards: [TunnelForward], configuration: TunnelConfiguration, store: any ChunkStore,
+        group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
+    ) async throws -> TunnelClient {
+        let loop = group.next()
+        let registry = SessionRegistry()
+        let core = try await loop.submit {
+            NIOLoopBound(
+                ClientCore(
+                    peer: peer, configuration: configuration, store: store, loop: loop, registry: registry,
+                    logger: logger), eventLoop: loop)
+        }.get()
+        var listeners: [any Channel] = []
+        do {
+            for forward in forwards {
+                let listener = try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.autoRead, value: false)
+                    .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                AcceptHandler(core: core, target: forward.target))
+                        }
+                    }
+                    .bind(host: forward.bindHost, port: forward.localPort)
+                    .get()
+                listeners.append(listener)
+            }
+        } catch {
+            for listener in listeners { try? await listener.close() }
+            throw error
+        }
+        try await loop.submit { core.value.connect() }.get()
+        return TunnelClient(core: core, listeners: listeners, registry: registry)
+    }
+
+    /// The counters of the current link, or `nil` while it is down.
+    public func statistics() -> TunnelStatistics? { registry.statistics.first }
+
+    /// Whether the link is up and its handshake done.
+    public var isConnected: Bool {
+        get async { (try? await core.eventLoop.submit { self.core.value.isConnected }.get()) ?? false }
+    }
+
+    /// Closes the listeners, lets open streams drain (up to the drain timeout), then closes the link.
+    public func shutdown() async {
+        for listener in listeners { try? await listener.close() }
+        try? await core.eventLoop.submit { self.core.value.stop() }.get()
+        await registry.drainAll()
+    }
+}
+
+/// The client's state, confined to its event loop.
+final class ClientCore {
+    private let peer: TunnelTarget
+    private let configuration: TunnelConfiguration
+    private let store: any ChunkStore
+    private let loop: any EventLoop
+    private let registry: SessionRegistry
+    private let logger: TunnelLogger
+    private var session: PeerSession?
+    private var attempt = 0
+    private var stopped = false
+
+    init(
+        peer: TunnelTarget, configuration: TunnelConfiguration, store: any ChunkStore, loop: any EventLoop,
+        registry: SessionRegistry, logger: @escaping TunnelLogger
+    ) {
+        self.peer = peer
+        self.configuration = configuration
+        self.store = store
+        self.loop = loop
+        self.registry = registry
+        self.logger = logger
+    }
+
+    var isConnected: Bool { session?.isReady ?? false }
+
+    func stop() { stopped = true }
+
+    func connect() {
+        guard !stopped else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let (configuration, store, logger, registry, peer) = (
+            self.configuration, self.store, self.logger, self.registry, self.peer
+        )
+        ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(configuration.keepaliveTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let session = try PeerSession(
+                        role: .client, configuration: configuration, store: store, peerName: peer.description,
+                        logger: logger)
+                    session.onReady = { bound.value.ready($0) }
+                    session.onClose = { bound.value.lost($0) }
+                    try PeerChannel.configure(channel, session: session)
+                    registry.add(session, channel: channel)
+                }
+            }
+            .connect(host: peer.host, port: peer.port)
+            .assumeIsolated()
+            .whenFailure { error in
+                bound.value.logger("cannot reach the server \(peer): \(error)")
+                bound.value.scheduleReconnect()
+            }
+    }
+
+    private func ready(_ session: PeerSession) {
+        self.session = session
+        attempt = 0
+    }
+
+    private func lost(_ session: PeerSession) {
+        if self.session === session { self.session = nil }
+        scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        guard !stopped else { return }
+        let base = configuration.reconnectInitialDelay.nanoseconds << min(attempt, 20)
+        let capped = min(base, configuration.reconnectMaximumDelay.nanoseconds)
+        let delay = TimeAmount.nanoseconds(Int64(Double(capped) * Double.random(in: 0.5...1.0)))
+        attempt += 1
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.scheduleTask(in: delay) { bound.value.connect() }
+    }
+
+    /// A local connection arrived on a forward's port.
+    func accepted(_ channel: any Channel, target: TunnelTarget) {
+        guard !stopped, let session, session.isReady else {
+            logger("refusing a local connection for \(target): the link to \(peer) is down")
+            PeerSession.abort(channel)
+            return
+        }
+        session.open(local: channel, to: target)
+    }
+}
+
+/// Hands each accepted local connection to the client once it is active, then leaves the pipeline.
+final class AcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let core: NIOLoopBound<ClientCore>
+    private let target: TunnelTarget
+
+    init(core: NIOLoopBound<ClientCore>, target: TunnelTarget) {
+        self.core = core
+        self.target = target
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        core.value.accepted(context.channel, target: target)
+        context.fireChannelActive()
+    }
+}

@@ -1,0 +1,80 @@
+public import NIOCore
+public import ReplicaCore
+
+/// Everything a tunnel endpoint needs to know: the engine's settings, flow-control windows, limits and timers.
+public struct TunnelConfiguration: Sendable {
+    /// How each direction's encoder cuts, compresses and references.
+    public var encoder: EncoderConfiguration
+    /// The receive credit granted to each new stream, in decoded bytes.
+    public var streamWindow: Int
+    /// The most decoded bytes in flight over one peer link in each direction (sent, not yet credited back).
+    /// It bounds the receiver's buffering for the whole link and the sender's chunk retention.
+    public var linkBudget: Int
+    /// The most application bytes carried by one DATA frame.
+    public var batchLimit: Int
+    /// The largest frame payload accepted from the peer.
+    public var frameLimit: Int
+    /// The most streams open at once on one link.
+    public var maximumStreams: Int
+    /// How often a PING is sent on an idle-or-not link.
+    public var keepaliveInterval: TimeAmount
+    /// How long the peer may stay silent (no frame of any kind) before the link is declared dead.
+    public var keepaliveTimeout: TimeAmount
+    /// The first reconnect delay of a client; it doubles up to ``reconnectMaximumDelay``, with jitter.
+    public var reconnectInitialDelay: TimeAmount
+    /// The longest reconnect delay of a client.
+    public var reconnectMaximumDelay: TimeAmount
+    /// How long a graceful shutdown lets open flows drain before resetting them.
+    public var drainTimeout: TimeAmount
+
+    /// Creates a checked configuration.
+    ///
+    /// - Throws: ``TunnelError`` `invalidArgument` naming the first setting out of range.
+    public init(
+        encoder: EncoderConfiguration? = nil,
+        streamWindow: Int = 1 << 20,
+        linkBudget: Int = 64 << 20,
+        batchLimit: Int = 64 << 10,
+        frameLimit: Int = TunnelProtocol.defaultFrameLimit,
+        maximumStreams: Int = 4096,
+        keepaliveInterval: TimeAmount = .seconds(5),
+        keepaliveTimeout: TimeAmount = .seconds(15),
+        reconnectInitialDelay: TimeAmount = .milliseconds(100),
+        reconnectMaximumDelay: TimeAmount = .seconds(5),
+        drainTimeout: TimeAmount = .seconds(5)
+    ) throws {
+        func check(_ ok: Bool, _ setting: String, _ message: String) throws(TunnelError) {
+            if !ok { throw TunnelError(.invalidArgument, "\(setting): \(message)") }
+        }
+        try check((4 << 10)...(1 << 30) ~= streamWindow, "streamWindow", "\(streamWindow) is outside 4 KiB...1 GiB")
+        try check(
+            streamWindow...(Int(UInt32.max)) ~= linkBudget, "linkBudget",
+            "\(linkBudget) must be at least the stream window and below 4 GiB")
+        try check((1 << 10)...(256 << 10) ~= batchLimit, "batchLimit", "\(batchLimit) is outside 1 KiB...256 KiB")
+        try check(
+            TunnelProtocol.minimumFrameLimit...(64 << 20) ~= frameLimit, "frameLimit",
+            "\(frameLimit) is outside 256 KiB...64 MiB")
+        try check((1...1_000_000) ~= maximumStreams, "maximumStreams", "\(maximumStreams) is outside 1...1000000")
+        try check(keepaliveInterval > .zero, "keepaliveInterval", "must be positive")
+        try check(keepaliveTimeout > keepaliveInterval, "keepaliveTimeout", "must exceed the keepalive interval")
+        try check(
+            reconnectInitialDelay > .zero && reconnectMaximumDelay >= reconnectInitialDelay, "reconnect delays",
+            "must be positive, the maximum at least the initial")
+        self.encoder = try encoder ?? Self.defaultEncoder()
+        self.streamWindow = streamWindow
+        self.linkBudget = linkBudget
+        self.batchLimit = batchLimit
+        self.frameLimit = frameLimit
+        self.maximumStreams = maximumStreams
+        self.keepaliveInterval = keepaliveInterval
+        self.keepaliveTimeout = keepaliveTimeout
+        self.reconnectInitialDelay = reconnectInitialDelay
+        self.reconnectMaximumDelay = reconnectMaximumDelay
+        self.drainTimeout = drainTimeout
+    }
+
+    /// The tunnel's default engine: 8 KiB average chunks, zstd level 1, a 32 MiB reference window.
+    public static func defaultEncoder() throws -> EncoderConfiguration {
+        try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 1), windowSize: 32 << 20, blockSize: 64 << 10)
+    }
+}

@@ -1,0 +1,65 @@
+public import NIOCore
+import NIOPosix
+public import ReplicaCore
+
+/// The far end of a tunnel: accepts peer links and connects their streams to the targets its allow-list permits.
+///
+/// ```swift
+/// let server = try await TunnelServer.start(
+///     listen: TunnelTarget(host: "0.0.0.0", port: 7000), allowList: TunnelAllowList(parsing: "10.0.0.5:80"),
+///     configuration: TunnelConfiguration(), store: MemoryChunkStore(capacity: 256 << 20), group: group)
+/// ```
+public final class TunnelServer: Sendable {
+    private let listener: any Channel
+    private let registry: SessionRegistry
+
+    /// The address the server listens on (with the real port when 0 was asked for).
+    public var localAddress: SocketAddress? { listener.localAddress }
+
+    private init(listener: any Channel, registry: SessionRegistry) {
+        self.listener = listener
+        self.registry = registry
+    }
+
+    /// Binds the listener and starts accepting peer links.
+    ///
+    /// - Parameters:
+    ///   - listen: the address and port to listen on.
+    ///   - allowList: the targets streams may connect to; empty refuses every stream.
+    ///   - configuration: the engine and flow-control settings.
+    ///   - store: the chunk store shared by every link.
+    ///   - group: the event loops to run on.
+    ///   - logger: receives a line per notable event.
+    /// - Throws: the bind error.
+    public static func start(
+        listen: TunnelTarget, allowList: TunnelAllowList, configuration: TunnelConfiguration, store: any ChunkStore,
+        group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
+    ) async throws -> TunnelServer {
+        let registry = SessionRegistry()
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let session = try PeerSession(
+                        role: .server(allowList), configuration: configuration, store: store,
+                        peerName: channel.remoteAddress?.description ?? "peer", logger: logger)
+                    try PeerChannel.configure(channel, session: session)
+                    registry.add(session, channel: channel)
+                }
+            }
+            .bind(host: listen.host, port: listen.port)
+            .get()
+        return TunnelServer(listener: listener, registry: registry)
+    }
+
+    /// The counters of every link up now.
+    public func statistics() -> [TunnelStatistics] { registry.statistics }
+
+    /// Stops accepting links, lets open streams drain (up to the configured drain timeout), then closes every link.
+    public func shutdown() async {
+        try? await listener.close()
+        await registry.drainAll()
+    }
+}

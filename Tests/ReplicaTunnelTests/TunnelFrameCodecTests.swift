@@ -1,0 +1,177 @@
+import NIOCore
+import NIOEmbedded
+import ReplicaCore
+import Testing
+
+@testable import ReplicaTunnel
+
+/// One frame of every kind, with awkward values.
+let sampleFrames: [TunnelFrame] = [
+    .hello(
+        TunnelHello(
+            capabilities: [.chunkRecovery], storeID: StoreID.random(), frameLimit: 1 << 20, receiveBudget: 8 << 20)),
+    .goAway(code: .versionMismatch, reason: "peer speaks 9 — not 1"),
+    .open(stream: 1, target: TunnelTarget(host: "example.org", port: 443), window: 1 << 20),
+    .data(
+        stream: 3,
+        TunnelData(
+            decodedLength: 5, checksum: 0xDEAD_BEEF_0123_4567,
+            references: [Fingerprint(high: 1, low: 2), Fingerprint(high: .max, low: 0)],
+            encoded: ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7]))),
+    .data(stream: 5, TunnelData(decodedLength: 0, checksum: 0, references: [], encoded: ByteBuffer())),
+    .windowUpdate(stream: 7, increment: .max),
+    .halfClose(stream: 9),
+    .reset(stream: 11, code: .targetRefused, reason: ""),
+    .ping(0),
+    .pong(.max),
+    .chunkRequest([Fingerprint(high: 3, low: 4)]),
+    .chunkReply(Fingerprint(high: 5, low: 6), [9, 8, 7]),
+    .chunkReply(Fingerprint(high: 7, low: 8), nil),
+]
+
+func encoded(_ frames: [TunnelFrame]) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    for frame in frames { buffer.writeTunnelFrame(frame) }
+    return buffer
+}
+
+/// Feeds `bytes` to a fresh decoder channel in pieces of `step` bytes and returns the frames and the error.
+func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) -> ([TunnelFrame], (any Error)?) {
+    let channel = EmbeddedChannel(handler: ByteToMessageHandler(TunnelFrameDecoder(frameLimit: frameLimit)))
+    var frames: [TunnelFrame] = []
+    var rest = bytes
+    var failure: (any Error)?
+    while rest.readableBytes > 0, failure == nil {
+        let piece = rest.readSlice(length: min(step, rest.readableBytes)) ?? ByteBuffer()
+        do {
+            try channel.writeInbound(piece)
+        } catch {
+            failure = error
+        }
+        while let frame = try? channel.readInbound(as: TunnelFrame.self) { frames.append(frame) }
+    }
+    _ = try? channel.finish()
+    return (frames, failure)
+}
+
+@Suite struct TunnelFrameCodecTests {
+    @Test(arguments: [1, 2, 7, 1 << 20])
+    func everyFrameRoundTrips(step: Int) throws {
+        let (frames, error) = decodeOnChannel(encoded(sampleFrames), step: step)
+        #expect(error == nil)
+        #expect(frames == sampleFrames)
+    }
+
+    @Test func encoderHandlerWritesTheWireForm() throws {
+        let channel = EmbeddedChannel(handler: MessageToByteHandler(TunnelFrameEncoder()))
+        for frame in sampleFrames { try channel.writeOutbound(frame) }
+        var all = ByteBuffer()
+        while var part = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&part) }
+        #expect(all == encoded(sampleFrames))
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func helloLayoutIsPinned() {
+        var buffer = ByteBuffer()
+        let id = StoreID(bytes: Array(0..<16))!
+        buffer.writeTunnelFrame(
+            .hello(TunnelHello(capabilities: [.chunkRecovery], storeID: id, frameLimit: 0x0102_0304, receiveBudget: 5)))
+        let expected: [UInt8] =
+            [0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 34] + [0x52, 0x50, 0x4C, 0x54, 0, 1, 0, 0, 0, 1] + Array(0..<16)
+            + [1, 2, 3, 4, 0, 0, 0, 5]
+        #expect(buffer.readBytes(length: buffer.readableBytes) == expected)
+    }
+
+    @Test func oversizedLengthIsRefusedFromTheHeaderAlone() {
+        var header = ByteBuffer()
+        header.writeInteger(TunnelFrame.Kind.data.rawValue)
+        header.writeInteger(UInt8(0))
+        header.writeInteger(UInt32(1))
+        header.writeInteger(UInt32.max)
+        let (frames, error) = decodeOnChannel(header, step: 100)
+        #expect(frames.isEmpty)
+        #expect((error as? TunnelError)?.code == .frameTooLarge)
+    }
+
+    @Test(arguments: [
+        ([0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0], TunnelError.Code.protocolViolation),  // unknown type
+        ([0x13, 1, 0, 0, 0, 1, 0, 0, 0, 0], .protocolViolation),  // flags
+        ([0x13, 0, 0, 0, 0, 0, 0, 0, 0, 0], .protocolViolation),  // stream frame on stream 0
+        ([0x20, 0, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0], .protocolViolation),  // link frame on a stream
+        ([0x12, 0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0], .protocolViolation),  // zero credit
+        ([0x12, 0, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 1], .frameTooLarge),  // WINDOW_UPDATE longer than 4
+        ([0x01, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0x47, 0x45, 0x54, 0x20], .handshakeFailed),  // "GET "
+        ([0x30, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0], .protocolViolation),  // empty chunk request
+    ] as [([UInt8], TunnelError.Code)])
+    func malformedFramesAreNamed(bytes: [UInt8], code: TunnelError.Code) {
+        let (frames, error) = decodeOnChannel(ByteBuffer(bytes: bytes), step: 1)
+        #expect(frames.isEmpty)
+        #expect((error as? TunnelError)?.code == code, "\(String(describing: error))")
+    }
+
+    @Test func randomBytesNeverCrashOrOverBuffer() {
+        var generator = SeededGenerator(seed: 42)
+        for _ in 0..<2000 {
+            let count = Int.random(in: 0...200, using: &generator)
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let (_, _) = decodeOnChannel(ByteBuffer(bytes: bytes), step: Int.random(in: 1...50, using: &generator))
+        }
+    }
+
+    @Test func mutatedFramesEitherDecodeOrFailCleanly() throws {
+        var generator = SeededGenerator(seed: 7)
+        let original = encoded(sampleFrames)
+        let pristine = original.getBytes(at: 0, length: original.readableBytes) ?? []
+        for _ in 0..<3000 {
+            var bytes = pristine
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let index = Int.random(in: 0..<bytes.count, using: &generator)
+                bytes[index] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let (frames, error) = decodeOnChannel(ByteBuffer(bytes: bytes), step: 64, frameLimit: 300 << 10)
+            // A mutation may still parse, but never into more frames than there were.
+            #expect(frames.count <= sampleFrames.count)
+            if let error { #expect(error is TunnelError) }
+        }
+    }
+
+    @Test(arguments: ["host:80", "[::1]:8080", "10.0.0.1:65535"])
+    func targetsParse(text: String) throws {
+        let target = try TunnelTarget(parsing: text)
+        #expect(try TunnelTarget(parsing: target.description) == target)
+    }
+
+    @Test(arguments: ["host", "host:0", "host:70000", ":80", "host:http"])
+    func badTargetsAreRefused(text: String) {
+        #expect(throws: TunnelError.self) { try TunnelTarget(parsing: text) }
+    }
+
+    @Test func forwardsParseLikeSSH() throws {
+        let short = try TunnelForward(parsing: "8080:db.internal:5432")
+        #expect(short == TunnelForward(localPort: 8080, target: TunnelTarget(host: "db.internal", port: 5432)))
+        let long = try TunnelForward(parsing: "0.0.0.0:80:web:8080")
+        #expect(long.bindHost == "0.0.0.0")
+        #expect(throws: TunnelError.self) { try TunnelForward(parsing: "80:web") }
+    }
+
+    @Test func allowListDefaultsToDeny() throws {
+        #expect(!TunnelAllowList().permits(TunnelTarget(host: "127.0.0.1", port: 80)))
+        let list = try TunnelAllowList(parsing: "127.0.0.1:80,db:*")
+        #expect(list.permits(TunnelTarget(host: "127.0.0.1", port: 80)))
+        #expect(!list.permits(TunnelTarget(host: "127.0.0.1", port: 81)))
+        #expect(list.permits(TunnelTarget(host: "db", port: 5432)))
+    }
+}
+
+/// A repeatable random number generator (SplitMix64).
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

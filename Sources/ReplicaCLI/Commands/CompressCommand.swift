@@ -1,0 +1,31 @@
+import ArgumentParser
+import ReplicaCore
+
+/// `replica compress` (alias `c`, and the default command): FILE to FILE.rpl, or stdin to stdout.
+struct CompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Compress each FILE to FILE.rpl, or stdin to stdout.",
+        discussion: "Example: replica -19 --chunk-size 16K big.log   (writes big.log.rpl)",
+        aliases: ["c"])
+
+    @OptionGroup
+    var tuning: TuningOptions
+
+    @OptionGroup
+    var output: OutputOptions
+
+    @Argument(help: "Files to compress; none or - reads stdin.")
+    var files: [String] = []
+
+    func validate() throws { try output.validate(fileCount: files.count) }
+
+    func run() throws {
+        let configuration = try tuning.configuration()
+        // `--store DIR` plugs in here: open the store once and pass it as `store:` to every encoder.
+        let transcoder = Transcoder(direction: .compress, options: output) {
+            EncodingTransform(try StreamEncoder(configuration: configuration, store: nil))
+        }
+        guard transcoder.run(files) else { throw ExitCode.failure }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import ReplicaCore
+
+/// `replica decompress` (aliases `d` and `-d`): FILE.rpl to FILE, or stdin to stdout.
+struct DecompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decompress",
+        abstract: "Decompress each FILE.rpl to FILE, or stdin to stdout.",
+        discussion: "Example: replica -d big.log.rpl   (writes big.log)",
+        aliases: ["d"])
+
+    @OptionGroup
+    var limits: DecoderLimitOptions
+
+    @OptionGroup
+    var output: OutputOptions
+
+    @Argument(help: "Files to decompress; none or - reads stdin.")
+    var files: [String] = []
+
+    func validate() throws { try output.validate(fileCount: files.count) }
+
+    func run() throws {
+        let options = DecoderOptions(memoryLimit: limits.memory.value)
+        // `--store DIR` plugs in here, as in compress.
+        let transcoder = Transcoder(direction: .decompress, options: output) {
+            DecodingTransform(try StreamDecoder(options: options, store: nil))
+        }
+        guard transcoder.run(files) else { throw ExitCode.failure }
+    }
+}

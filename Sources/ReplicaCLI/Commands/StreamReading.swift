@@ -1,0 +1,48 @@
+import ReplicaCore
+
+/// Decodes a whole `.rpl` input without writing its content: the work `test` and `info` share.
+enum StreamReading {
+    /// What a full read of one stream found.
+    struct Result {
+        let input: InputFile
+        let decoder: StreamDecoder
+        let elapsed: Duration
+    }
+
+    /// Reads every input in turn (`-` or none is stdin) and hands each result to `body`, reporting each
+    /// failure as `replica: PATH: message`.
+    ///
+    /// - Returns: whether every input was read and handled without error.
+    static func forEach(
+        _ paths: [String], limits: DecoderLimitOptions, reporting: ReportingOptions,
+        _ body: (Result) throws -> Void
+    ) -> Bool {
+        var succeeded = true
+        for path in paths.isEmpty ? ["-"] : paths {
+            do {
+                try body(read(path, limits: limits, reporting: reporting))
+            } catch {
+                Diagnostics.report(error, path: path == "-" ? "stdin" : path)
+                succeeded = false
+            }
+        }
+        return succeeded
+    }
+
+    /// Opens `path` (or stdin for `-`) and decodes all of it, verifying every checksum.
+    ///
+    /// - Throws: ``FileError`` for I/O and a terminal on stdin, ``FormatError`` for a bad stream.
+    static func read(_ path: String, limits: DecoderLimitOptions, reporting: ReportingOptions) throws -> Result {
+        let input = try InputFile(path: path)
+        if input.isStandardInput && input.isTerminal {
+            throw FileError(path: "stdin", message: "is a terminal; refusing to read compressed data")
+        }
+        let decoder = try StreamDecoder(options: DecoderOptions(memoryLimit: limits.memory.value))
+        let progress = reporting.progressMeter(for: input)
+        defer { progress?.clear() }
+        let clock = ContinuousClock()
+        let started = clock.now
+        try StreamPump.run(input, through: DecodingTransform(decoder), to: nil, progress: progress)
+        return Result(input: input, decoder: decoder, elapsed: clock.now - started)
+    }
+}

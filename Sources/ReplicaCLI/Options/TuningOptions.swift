@@ -1,0 +1,71 @@
+import ArgumentParser
+import ReplicaCore
+
+/// The codec names `--codec` accepts.
+enum CodecName: String, ExpressibleByArgument, CaseIterable {
+    case zstd, lz4, none
+
+    var kind: CodecKind {
+        switch self {
+        case .zstd: .zstd
+        case .lz4: .lz4
+        case .none: .none
+        }
+    }
+}
+
+/// How compress cuts, compresses and references: levels, `--fast`, `--codec`, `--chunk-size`, `--window`,
+/// `-T`. The `-1` ... `-19` spellings are rewritten to `--level` by ``ArgumentRewriter``.
+struct TuningOptions: ParsableArguments {
+    /// The levels `-1` ... `-19` select.
+    static let levels = 1...19
+
+    @Option(help: ArgumentHelp("Level 1 (fast) to 19 (small), default 3; also -1 ... -19.", valueName: "n"))
+    var level: Int?
+
+    @Flag(help: "Fastest setting: zstd level -1 (lz4: level 1).")
+    var fast = false
+
+    @Option(help: "Block codec.")
+    var codec: CodecName = .zstd
+
+    @Option(name: .customLong("chunk-size"), help: "Average chunk size; min = 1/4, max = 4x.")
+    var chunkSize = ByteCount(8 << 10)
+
+    @Option(help: "Reference window: how far back repeats are found; the decoder holds this much.")
+    var window = ByteCount(EncoderConfiguration.defaultWindowSize)
+
+    @Option(name: [.customShort("T"), .long], help: "Threads; the engine is single-threaded, so only 1.")
+    var threads = 1
+
+    func validate() throws {
+        guard threads == 1 else {
+            throw ValidationError("the engine is single-threaded for now: -T/--threads accepts only 1.")
+        }
+        if let level, !Self.levels.contains(level) {
+            throw ValidationError("level \(level) is outside 1...19.")
+        }
+        if level != nil && fast { throw ValidationError("--fast and a level cannot be combined.") }
+        do {
+            _ = try configuration()
+        } catch {
+            throw ValidationError("\(error).")
+        }
+    }
+
+    /// The encoder configuration these options describe.
+    ///
+    /// - Throws: ``ConfigurationError`` for a level the codec lacks or a size out of range.
+    func configuration() throws(ConfigurationError) -> EncoderConfiguration {
+        let codecLevel: Int? =
+            switch codec {
+            case .zstd: fast ? -1 : level
+            case .lz4: fast ? 1 : level
+            case .none: nil
+            }
+        return try EncoderConfiguration(
+            chunker: ChunkerConfiguration(averageSize: chunkSize.value),
+            codec: CodecConfiguration(codec.kind, level: codecLevel),
+            windowSize: window.value)
+    }
+}

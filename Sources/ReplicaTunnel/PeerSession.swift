@@ -339,6 +339,14 @@ final class PeerSession: ChannelInboundHandler {
 
     func localClosed(_ id: UInt32) {
         guard let stream = streams[id] else { return }
+        if stream.peerHalfClosed, stream.unwritten == 0 {
+            // Our side of the connection was already shut and the application's EOF closed the rest:
+            // a clean end, whatever was read is still sent.
+            stream.localEOF = true
+            pump(stream)
+            flushIfNeeded()
+            return
+        }
         remove(stream, abort: false)
         send(.reset(stream: id, code: .linkClosed, reason: "the local connection closed"))
         flushIfNeeded()

@@ -1,0 +1,162 @@
+import NIOCore
+import NIOPosix
+import ReplicaCore
+import ReplicaTunnel
+import Testing
+
+/// Real sockets on 127.0.0.1: an application server, the tunnel server, the tunnel client and application
+/// clients. Every test is bounded by its data sizes and by `waitUntil` timeouts.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct TunnelIntegrationTests {
+    @Test func hundredConcurrentFlowsEchoEveryByte() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: group)
+        let shared = Payload.random(48 << 10, seed: 99)  // every flow carries it: crosses once, then as references
+        let outcomes = try await withThrowingTaskGroup(of: (Int, FlowOutcome, [UInt8]).self) { tasks in
+            for flow in 0..<100 {
+                tasks.addTask {
+                    let payload =
+                        Payload.text(16 << 10, seed: UInt64(flow)) + shared
+                        + Payload.random(16 << 10, seed: UInt64(1000 + flow))
+                    let outcome = try await runFlow(port: pair.localPort, payload: payload, group: group)
+                    return (flow, outcome, payload)
+                }
+            }
+            var all: [(Int, FlowOutcome, [UInt8])] = []
+            for try await result in tasks { all.append(result) }
+            return all
+        }
+        #expect(outcomes.count == 100)
+        for (flow, outcome, payload) in outcomes {
+            #expect((outcome).mismatch(payload) == nil, "flow \(flow) \(pair.log.text)")
+        }
+        let statistics = try #require(pair.client.statistics())
+        #expect(statistics.chunkHits > 0)
+        #expect(statistics.wireBytesSent < statistics.applicationBytesSent)
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func halfCloseIsCarriedBothWays() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let sink = try await AppServer.start(group: group, sink: true)
+        let pair = try await TunnelPair.start(targetPort: sink.port, group: group)
+        let payload = Payload.random(300_000, seed: 5)
+        let outcome = try await runFlow(port: pair.localPort, payload: payload, group: group)
+        #expect(outcome == .finished(Array("received 300000".utf8)))
+        await pair.shutdown()
+        try await sink.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aSlowReaderDoesNotStallOtherFlows() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        let configuration = try TunnelConfiguration(streamWindow: 256 << 10, linkBudget: 4 << 20)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: group, configuration: configuration)
+        let slowPayload = Payload.random(8 << 20, seed: 6)
+        let slow = Task {
+            try await runFlow(
+                port: pair.localPort, payload: slowPayload, group: group, pauseBeforeReading: .seconds(600))
+        }
+        // While the slow flow's reader sleeps, ten other flows move 32 MiB in all.
+        try await Task.sleep(for: .milliseconds(300))
+        for round in 0..<10 {
+            let payload = Payload.random(3 << 20, seed: UInt64(100 + round))
+            let outcome = try await runFlow(port: pair.localPort, payload: payload, group: group)
+            #expect((outcome).mismatch(payload) == nil, "round \(round) \(pair.log.text)")
+        }
+        slow.cancel()
+        await pair.shutdown()
+        _ = await slow.result
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aWipedServerStoreIsRecoveredWithoutCorruption() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        let serverStore = WipeableStore()
+        // No reference window: every repeated chunk must travel as a store reference.
+        let encoder = try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 1), windowSize: 0)
+        let configuration = try TunnelConfiguration(encoder: encoder)
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group, serverStore: serverStore, configuration: configuration)
+        let payload = Payload.random(2 << 20, seed: 7)
+        #expect((try await runFlow(port: pair.localPort, payload: payload, group: group)).mismatch(payload) == nil, "\(pair.log.text)")
+        serverStore.wipe()
+        #expect((try await runFlow(port: pair.localPort, payload: payload, group: group)).mismatch(payload) == nil, "\(pair.log.text)")
+        let server = try #require(pair.server.statistics().first)
+        #expect(server.chunkMisses > 0)
+        #expect(server.chunkRequests > 0)
+        let client = try #require(pair.client.statistics())
+        #expect(client.chunksRetransmitted > 0)
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func garbageOnTheServerPortIsRefusedAndServiceGoesOn() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: group)
+        let serverPort = try #require(pair.server.localAddress?.port)
+        for seed in 0..<5 {
+            let garbage = seed == 0 ? Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) : Payload.random(4096, seed: UInt64(seed))
+            let outcome = try await runFlow(port: serverPort, payload: garbage, group: group, halfClose: false)
+            // The server answers with its hello and a GOAWAY, then closes: never more than that.
+            switch outcome {
+            case .finished(let bytes), .failed(let bytes): #expect(bytes.count < 2048)
+            }
+        }
+        let payload = Payload.text(100_000, seed: 8)
+        #expect((try await runFlow(port: pair.localPort, payload: payload, group: group)).mismatch(payload) == nil, "\(pair.log.text)")
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aTargetOffTheAllowListIsRefused() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: group, allow: "127.0.0.1:1")
+        let outcome = try await runFlow(port: pair.localPort, payload: [1, 2, 3], group: group)
+        #expect(outcome == .failed([]))
+        let server = try #require(pair.server.statistics().first)
+        #expect(server.openedFlows == 0)
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aRestartedServerIsReconnectedAndOldFlowsAreReset() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        var serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: group, serverGroup: serverGroup)
+        let serverPort = try #require(pair.server.localAddress?.port)
+        // An open flow that has not finished sending when the server dies.
+        let open = Task {
+            try await runFlow(port: pair.localPort, payload: Payload.text(1000, seed: 9), group: group, halfClose: false)
+        }
+        try await waitUntil { (pair.client.statistics()?.activeFlows ?? 0) == 1 }
+        try await serverGroup.shutdownGracefully()  // the server process dies: its sockets close
+        let outcome = try await open.value
+        if case .failed = outcome {} else { Issue.record("the open flow ended with \(outcome), not a reset") }
+        // A new server on the same port: the client reconnects and new flows go through.
+        serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let restarted = try await TunnelServer.start(
+            listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
+            allowList: TunnelAllowList(parsing: "127.0.0.1:\(app.port)"), configuration: TunnelConfiguration(),
+            store: WipeableStore(), group: serverGroup)
+        try await waitUntil { await pair.client.isConnected }
+        let payload = Payload.random(100_000, seed: 10)
+        #expect((try await runFlow(port: pair.localPort, payload: payload, group: group)).mismatch(payload) == nil, "\(pair.log.text)")
+        await pair.client.shutdown()
+        await restarted.shutdown()
+        try await app.channel.close()
+        try await serverGroup.shutdownGracefully()
+        try await group.shutdownGracefully()
+    }
+}

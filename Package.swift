@@ -79,6 +79,11 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .testTarget(
+            name: "ReplicaCLITests",
+            dependencies: ["ReplicaCore", "ReplicaTestSupport"],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
             name: "ReplicaTunnelTests",
             dependencies: [
                 "ReplicaTunnel", "ReplicaCore",

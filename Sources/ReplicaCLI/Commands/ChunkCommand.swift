@@ -12,19 +12,19 @@ struct ChunkCommand: ParsableCommand {
     @Option(help: "FastCDC variant.")
     var variant: VariantName = .v2020
 
-    @Option(help: "Minimum chunk size (default: avg/4).")
+    @Option(help: ArgumentHelp("Minimum chunk size (default: avg/4).", valueName: "size"))
     var min: ByteCount?
 
-    @Option(help: "Average chunk size.")
+    @Option(help: ArgumentHelp("Average chunk size.", valueName: "size"))
     var avg = ByteCount(8 << 10)
 
-    @Option(help: "Maximum chunk size (default: avg*4).")
+    @Option(help: ArgumentHelp("Maximum chunk size (default: avg*4).", valueName: "size"))
     var max: ByteCount?
 
     @Option(help: ArgumentHelp("Normalization level 0...3 (default 1).", valueName: "n"))
     var level: Int?
 
-    @Option(help: "Seed for the Gear table, decimal or 0x hex (default 0: the published table).")
+    @Option(help: "Seed for the Gear table, decimal or 0x hex; 0 is the published table.")
     var seed: UInt64Argument = UInt64Argument(0)
 
     @Argument(help: "The file to chunk; - reads stdin.")

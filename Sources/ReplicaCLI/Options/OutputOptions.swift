@@ -5,7 +5,9 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: [.customShort("c"), .customLong("stdout")], help: "Write to standard output; keep the source.")
     var toStandardOutput = false
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Write to this file (one input only).")
+    @Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: ArgumentHelp("Write to this file (one input only).", valueName: "file"))
     var output: String?
 
     @Flag(name: .shortAndLong, help: "Overwrite existing files; write compressed data to a terminal.")
@@ -26,6 +28,6 @@ struct OutputOptions: ParsableArguments {
 
 /// `--memory`, the decoder's limit, shared by decompress, test and info.
 struct DecoderLimitOptions: ParsableArguments {
-    @Option(help: "Decoder memory limit; a stream whose window needs more is refused.")
+    @Option(help: ArgumentHelp("Decoder memory limit; a stream needing more is refused.", valueName: "size"))
     var memory = ByteCount(1 << 30)
 }

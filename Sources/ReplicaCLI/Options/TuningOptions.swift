@@ -20,7 +20,7 @@ struct TuningOptions: ParsableArguments {
     /// The levels `-1` ... `-19` select.
     static let levels = 1...19
 
-    @Option(help: ArgumentHelp("Level 1 (fast) to 19 (small), default 3; also -1 ... -19.", valueName: "n"))
+    @Option(help: ArgumentHelp("1 (fast) to 19 (small), default 3; or -1 ... -19.", valueName: "n"))
     var level: Int?
 
     @Flag(help: "Fastest setting: zstd level -1 (lz4: level 1).")
@@ -29,13 +29,17 @@ struct TuningOptions: ParsableArguments {
     @Option(help: "Block codec.")
     var codec: CodecName = .zstd
 
-    @Option(name: .customLong("chunk-size"), help: "Average chunk size; min = 1/4, max = 4x.")
+    @Option(
+        name: .customLong("chunk-size"),
+        help: ArgumentHelp("Average chunk size; min = 1/4, max = 4x.", valueName: "size"))
     var chunkSize = ByteCount(8 << 10)
 
-    @Option(help: "Reference window: how far back repeats are found; the decoder holds this much.")
+    @Option(help: ArgumentHelp("How far back repeats are found; the decoder holds this much.", valueName: "size"))
     var window = ByteCount(EncoderConfiguration.defaultWindowSize)
 
-    @Option(name: [.customShort("T"), .long], help: "Threads; the engine is single-threaded, so only 1.")
+    @Option(
+        name: [.customShort("T"), .long],
+        help: ArgumentHelp("Threads; the engine is single-threaded: only 1.", valueName: "n"))
     var threads = 1
 
     func validate() throws {

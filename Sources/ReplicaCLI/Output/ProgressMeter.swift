@@ -42,7 +42,7 @@ final class ProgressMeter {
             line += " / \(TextFormat.bytes(total)) \(TextFormat.percent(Double(consumed) / Double(total)))"
         }
         line += ", \(TextFormat.rate(statistics.contentBytes, over: elapsed))"
-        if statistics.encodedBytes > 0 { line += ", ratio \(TextFormat.fixed(statistics.ratio, digits: 2))" }
+        if statistics.blocks > 0 { line += ", ratio \(TextFormat.fixed(statistics.ratio, digits: 2))" }
         if let total, consumed > 0, total >= consumed {
             let remaining = elapsed.seconds * Double(total - consumed) / Double(consumed)
             line += ", ETA \(TextFormat.clock(remaining))"

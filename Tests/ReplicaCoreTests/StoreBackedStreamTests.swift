@@ -4,13 +4,23 @@ import Testing
 
 @Suite("Store-backed streams and the memory store")
 struct StoreBackedStreamTests {
-    static func encode(_ input: [UInt8], store: MemoryChunkStore) throws -> [UInt8] {
+    static func encode(
+        _ input: [UInt8], store: MemoryChunkStore, codec: CodecKind = .zstd, statistics: inout StreamStatistics
+    ) throws -> [UInt8] {
         let encoder = try StreamEncoder(
-            configuration: EncoderConfiguration(chunker: ChunkerConfiguration(averageSize: 2048)), store: store)
+            configuration: EncoderConfiguration(
+                chunker: ChunkerConfiguration(averageSize: 2048), codec: CodecConfiguration(codec)),
+            store: store)
         var encoded: [UInt8] = []
         try encoder.encode(input, into: &encoded)
         try encoder.finish(into: &encoded)
+        statistics = encoder.statistics
         return encoded
+    }
+
+    static func encode(_ input: [UInt8], store: MemoryChunkStore, codec: CodecKind = .zstd) throws -> [UInt8] {
+        var statistics = StreamStatistics()
+        return try encode(input, store: store, codec: codec, statistics: &statistics)
     }
 
     static func decode(_ encoded: [UInt8], store: MemoryChunkStore) throws -> [UInt8] {
@@ -35,6 +45,38 @@ struct StoreBackedStreamTests {
         let secondStream = try Self.encode(second, store: sender)
         #expect(try Self.decode(secondStream, store: receiver) == second)
         #expect(secondStream.count < firstStream.count / 10)
+    }
+
+    /// `input` with a few bytes changed every `spacing` bytes: nearly every chunk is an edited copy.
+    static func edited(_ input: [UInt8], every spacing: Int, seed: UInt64) -> [UInt8] {
+        var generator = SplitMix64(seed: seed)
+        var output = input
+        for position in stride(from: spacing / 2, to: output.count, by: spacing) {
+            output[position] = UInt8(truncatingIfNeeded: generator.next())
+        }
+        return output
+    }
+
+    @Test(
+        "edited chunks are compressed against their stored predecessors",
+        arguments: ["text", "random"])
+    func editedChunksUseStorePrefix(corpus: String) throws {
+        let first = corpus == "text" ? TestCorpus.text(800_000, seed: 4) : TestCorpus.random(800_000, seed: 5)
+        let second = Self.edited(first, every: 3000, seed: 6)
+        var sizes: [CodecKind: Int] = [:]
+        for codec in [CodecKind.lz4, .zstd] {
+            let sender = MemoryChunkStore(capacity: 64 << 20)
+            let receiver = MemoryChunkStore(capacity: 64 << 20)
+            #expect(try Self.decode(Self.encode(first, store: sender, codec: codec), store: receiver) == first)
+            var statistics = StreamStatistics()
+            let stream = try Self.encode(second, store: sender, codec: codec, statistics: &statistics)
+            #expect(try Self.decode(stream, store: receiver) == second)
+            #expect(statistics.deduplicatedByteFraction < 0.5, "the edits must defeat whole-chunk dedup")
+            #expect((statistics.prefixedBlocks > 0) == (codec == .zstd))
+            sizes[codec] = stream.count
+        }
+        // lz4 has no prefix: the edited chunks cost their full compressed size.
+        #expect(try #require(sizes[.zstd]) * 5 < (try #require(sizes[.lz4])), "\(sizes)")
     }
 
     @Test("a receiver that lacks chunks names how many and the first")

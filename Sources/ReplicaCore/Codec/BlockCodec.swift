@@ -33,13 +33,16 @@ final class BlockCompressor {
 
     /// Compresses `body` and returns the compressed bytes, or `nil` when the body should be stored raw because
     /// compressing it would not pay. The returned slice is valid until the next call.
-    func compress(_ body: UnsafeRawBufferPointer) throws -> ArraySlice<UInt8>? {
-        guard configuration.kind != .none, body.count >= Self.smallestCompressedBody, !looksIncompressible(body)
-        else { return nil }
+    ///
+    /// With a `prefix` (zstd only), the body is compressed against it as `zstd --patch-from` does, and the
+    /// incompressible-data probe is skipped: a body may be new to LZ4 yet an edit of the prefix.
+    func compress(_ body: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer? = nil) throws -> ArraySlice<UInt8>? {
+        guard configuration.kind != .none, body.count >= Self.smallestCompressedBody else { return nil }
+        if prefix == nil && looksIncompressible(body) { return nil }
         let bound = configuration.kind == .zstd ? ZstdCompressor.bound(body.count) : LZ4Compressor.bound(body.count)
         if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
         let size = try scratch.withUnsafeMutableBytes { target in
-            if let zstd { return try zstd.compress(body, into: target) }
+            if let zstd { return try zstd.compress(body, into: target, prefix: prefix) }
             return try lz4.unsafelyUnwrapped.compress(body, into: target)
         }
         // Keep the compressed form only when it saves at least 1/64 of the body.
@@ -78,8 +81,11 @@ final class BlockDecompressor {
     /// Decodes `stored` into a new array of exactly `rawLength` bytes.
     ///
     /// - Throws: ``CodecError`` when the stored bytes are malformed or do not decode to `rawLength` bytes.
-    func decompress(_ stored: UnsafeRawBufferPointer, codec: CodecKind, rawLength: Int) throws -> [UInt8] {
-        if codec == .none {
+    func decompress(
+        _ stored: UnsafeRawBufferPointer, encoding: BlockFormat.Encoding, rawLength: Int,
+        prefix: UnsafeRawBufferPointer? = nil
+    ) throws -> [UInt8] {
+        if encoding == .raw {
             guard stored.count == rawLength else {
                 throw CodecError(call: "store", message: "raw body of \(stored.count) bytes, expected \(rawLength)")
             }
@@ -90,11 +96,11 @@ final class BlockDecompressor {
         let output = [UInt8](unsafeUninitializedCapacity: rawLength) { buffer, initialized in
             do {
                 let target = UnsafeMutableRawBufferPointer(buffer)
-                if codec == .lz4 {
+                if encoding == .lz4 {
                     written = try LZ4Decompressor.decompress(stored, into: target)
                 } else {
                     if zstd == nil { zstd = try ZstdDecompressor() }
-                    written = try zstd.unsafelyUnwrapped.decompress(stored, into: target)
+                    written = try zstd.unsafelyUnwrapped.decompress(stored, into: target, prefix: prefix)
                 }
             } catch {
                 failure = error
@@ -104,7 +110,7 @@ final class BlockDecompressor {
         }
         if let failure { throw failure }
         guard written == rawLength else {
-            throw CodecError(call: "\(codec)", message: "body decoded to \(written) bytes, expected \(rawLength)")
+            throw CodecError(call: "\(encoding)", message: "body decoded to \(written) bytes, expected \(rawLength)")
         }
         return output
     }

@@ -15,6 +15,32 @@ enum BlockFormat {
     /// stay bounded too.
     static func outputLimit(blockSize: Int) -> Int { blockSize * 8 }
 
+    /// The most store chunks one block may name as its compression prefix.
+    static let maximumPrefixChunks = 255
+    /// The most prefix bytes the encoder gathers for one block.
+    static let prefixBudget = 2 << 20
+
+    /// How a block's body is stored (byte 1 of the block header).
+    enum Encoding: UInt8 {
+        /// The raw body.
+        case raw = 0
+        /// One LZ4 block.
+        case lz4 = 1
+        /// One zstd frame.
+        case zstd = 2
+        /// A prefix list (u16 count, then that many fingerprints), then a zstd frame compressed with the
+        /// concatenation of those store chunks as its prefix (`ZSTD_CCtx_refPrefix`). Store-backed streams only.
+        case zstdWithStorePrefix = 3
+
+        init(_ codec: CodecKind) {
+            switch codec {
+            case .none: self = .raw
+            case .lz4: self = .lz4
+            case .zstd: self = .zstd
+            }
+        }
+    }
+
     /// The kinds of operation in a block body, in the low two bits of each operation's varint.
     enum Operation: UInt64 {
         /// The next `value` bytes of the literal section form a new chunk.
@@ -28,7 +54,7 @@ enum BlockFormat {
 
 /// The header of one data block.
 struct BlockHeader {
-    var codec: CodecKind
+    var encoding: BlockFormat.Encoding
     var rawLength: Int
     var storedLength: Int
     var outputLength: Int
@@ -38,7 +64,7 @@ struct BlockHeader {
     func encode(appendingTo bytes: inout [UInt8]) {
         let start = bytes.count
         bytes.append(BlockFormat.blockTag)
-        bytes.append(codec.rawValue)
+        bytes.append(encoding.rawValue)
         bytes.appendLittleEndian(UInt16(0))
         bytes.appendLittleEndian(UInt32(rawLength))
         bytes.appendLittleEndian(UInt32(storedLength))
@@ -68,8 +94,11 @@ struct BlockHeader {
         let outputLength = Int(reader.readLittleEndian(as: UInt32.self) ?? 0)
         let storedChecksum: UInt64 = reader.readLittleEndian() ?? 0
         let outputChecksum: UInt64 = reader.readLittleEndian() ?? 0
-        guard let codec = CodecKind(rawValue: codecCode) else {
+        guard let encoding = BlockFormat.Encoding(rawValue: codecCode) else {
             throw FormatError(.unsupportedFeature, at: offset + 1, "unknown block codec \(codecCode)")
+        }
+        if encoding == .zstdWithStorePrefix && !header.flags.contains(.storeBacked) {
+            throw FormatError(.corrupt, at: offset + 1, "a store-prefixed block in a stream without a store")
         }
         guard reserved == 0 else {
             throw FormatError(.corrupt, at: offset + 2, "reserved bytes are \(reserved), expected 0")
@@ -79,8 +108,9 @@ struct BlockHeader {
                 .limitExceeded, at: offset + 4,
                 "block body of \(rawLength) bytes exceeds the stream's limit of \(header.maximumBodySize)")
         }
-        let storedLimit = codec == .none ? rawLength : ZstdCompressor.bound(rawLength) + 64
-        guard storedLength <= storedLimit, codec != .none || storedLength == rawLength else {
+        let prefixList = 2 + Fingerprint.byteCount * BlockFormat.maximumPrefixChunks
+        let storedLimit = encoding == .raw ? rawLength : ZstdCompressor.bound(rawLength) + 64 + prefixList
+        guard storedLength <= storedLimit, encoding != .raw || storedLength == rawLength else {
             throw FormatError(
                 .corrupt, at: offset + 8, "stored length \(storedLength) does not fit raw length \(rawLength)")
         }
@@ -90,7 +120,7 @@ struct BlockHeader {
                 "block output of \(outputLength) bytes exceeds the stream's limit of \(header.maximumBlockOutput)")
         }
         return BlockHeader(
-            codec: codec, rawLength: rawLength, storedLength: storedLength, outputLength: outputLength,
+            encoding: encoding, rawLength: rawLength, storedLength: storedLength, outputLength: outputLength,
             storedChecksum: storedChecksum, outputChecksum: outputChecksum)
     }
 }

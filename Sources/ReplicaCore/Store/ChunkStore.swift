@@ -13,6 +13,18 @@ public protocol ChunkReading: AnyObject, Sendable {
     /// The chunk's bytes, or `nil` when the store does not hold it (or holds it damaged).
     /// - Throws: ``ChunkStoreError`` on an I/O failure.
     func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]?
+
+    /// The chunk that was stored right after this one, if the store remembers it.
+    ///
+    /// An edited chunk usually replaces the chunk that followed the unchanged chunks around it, so the encoder
+    /// uses successors of the chunks it references as a compression prefix for new chunks (see
+    /// `docs/FORMAT.md`, codec 3). A store that keeps no order returns `nil`; that only costs ratio.
+    func successor(of fingerprint: Fingerprint) -> Fingerprint?
+}
+
+extension ChunkReading {
+    /// No order is kept by default.
+    public func successor(of fingerprint: Fingerprint) -> Fingerprint? { nil }
 }
 
 /// Adds chunks: what an encoder and a learning decoder need from a store.

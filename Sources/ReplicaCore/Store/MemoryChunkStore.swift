@@ -52,6 +52,10 @@ public final class MemoryChunkStore: ChunkStore {
         }
     }
 
+    public func successor(of fingerprint: Fingerprint) -> Fingerprint? {
+        state.withLock { state in state.slotOf[fingerprint].flatMap { state.slots[$0].successor } }
+    }
+
     public var storedBytes: Int { state.withLock { $0.storedBytes } }
     public var count: Int { state.withLock { $0.slotOf.count } }
 }
@@ -61,6 +65,8 @@ struct LRUState: ~Copyable {
     struct Slot {
         var fingerprint: Fingerprint
         var bytes: [UInt8]
+        /// The chunk inserted right after this one.
+        var successor: Fingerprint? = nil
         var newer = -1
         var older = -1
     }
@@ -71,8 +77,13 @@ struct LRUState: ~Copyable {
     var newest = -1
     var oldest = -1
     var storedBytes = 0
+    var lastInserted: Fingerprint?
 
     mutating func insert(_ fingerprint: Fingerprint, _ bytes: [UInt8]) {
+        if let previous = lastInserted, let previousSlot = slotOf[previous] {
+            slots[previousSlot].successor = fingerprint
+        }
+        lastInserted = fingerprint
         let slot: Int
         if let reused = freeSlots.popLast() {
             slot = reused

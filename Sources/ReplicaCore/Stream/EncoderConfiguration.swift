@@ -86,6 +86,8 @@ public struct StreamStatistics: Hashable, Sendable {
     public var blocks: UInt64 = 0
     /// Blocks stored uncompressed because compression did not pay.
     public var rawBlocks: UInt64 = 0
+    /// Blocks compressed against a prefix of stored chunks (edited chunks in store-backed streams).
+    public var prefixedBlocks: UInt64 = 0
     /// Distinct chunks a decoder's store lacked.
     public var missingChunks: UInt64 = 0
 

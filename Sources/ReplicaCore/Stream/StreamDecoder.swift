@@ -182,8 +182,9 @@ public final class StreamDecoder {
         }
         let body: [UInt8]
         do {
-            body = try decompressor.decompress(stored, codec: blockHeader.codec, rawLength: blockHeader.rawLength)
-        } catch {
+            guard let decoded = try decompressBody(blockHeader, stored, at: offset) else { return }
+            body = decoded
+        } catch let error as CodecError {
             throw FormatError(.corrupt, at: offset + UInt64(BlockFormat.blockHeaderSize), "\(error)")
         }
         let rollback = output.count
@@ -194,7 +195,45 @@ public final class StreamDecoder {
             throw error
         }
         statistics.blocks &+= 1
-        if blockHeader.codec == .none && header.codec != .none { statistics.rawBlocks &+= 1 }
+        if blockHeader.encoding == .raw && header.codec != .none { statistics.rawBlocks &+= 1 }
+        if blockHeader.encoding == .zstdWithStorePrefix { statistics.prefixedBlocks &+= 1 }
+    }
+
+    /// Decompresses a block's body; for a store-prefixed block, first gathers its prefix from the store.
+    /// Returns `nil` when prefix chunks are missing (they are counted, and the block is skipped).
+    private func decompressBody(
+        _ blockHeader: BlockHeader, _ stored: UnsafeRawBufferPointer, at offset: UInt64
+    ) throws -> [UInt8]? {
+        guard blockHeader.encoding == .zstdWithStorePrefix else {
+            return try decompressor.decompress(stored, encoding: blockHeader.encoding, rawLength: blockHeader.rawLength)
+        }
+        let payloadOffset = offset + UInt64(BlockFormat.blockHeaderSize)
+        var reader = ByteReader(stored)
+        guard let count: UInt16 = reader.readLittleEndian(), count >= 1,
+            count <= BlockFormat.maximumPrefixChunks, reader.remaining >= Int(count) * Fingerprint.byteCount
+        else {
+            throw FormatError(.corrupt, at: payloadOffset, "malformed prefix list")
+        }
+        var prefix: [UInt8] = []
+        var complete = true
+        for _ in 0..<count {
+            let fingerprint = reader.readFingerprint() ?? Fingerprint(high: 0, low: 0)
+            guard let store, let bytes = try store.get(fingerprint) else {
+                noteMissing(fingerprint)
+                complete = false
+                continue
+            }
+            guard prefix.count + bytes.count <= BlockFormat.prefixBudget + (16 << 20) else {
+                throw FormatError(.limitExceeded, at: payloadOffset, "prefix chunks exceed the prefix budget")
+            }
+            prefix += bytes
+        }
+        guard complete, missing.count == 0 else { return nil }
+        let frame = UnsafeRawBufferPointer(rebasing: stored[reader.position...])
+        return try prefix.withUnsafeBytes { prefixBytes in
+            try decompressor.decompress(
+                frame, encoding: .zstd, rawLength: blockHeader.rawLength, prefix: prefixBytes)
+        }
     }
 
     /// Replays a block's operations into `output` and verifies the block check.

@@ -35,6 +35,10 @@ public final class StreamEncoder {
     private var headerWritten = false
     private var finished = false
     private let outputLimit: Int
+    /// Whether new chunks are compressed against stored neighbours of the chunks referenced around them.
+    private let usesStorePrefix: Bool
+    /// Where the current position probably is in the sequence of chunks the store remembers.
+    private var oldStreamCursor: Fingerprint?
 
     /// Creates an encoder.
     ///
@@ -51,6 +55,7 @@ public final class StreamEncoder {
         self.compressor = try BlockCompressor(configuration.codec)
         self.contentCheck = try XXH3Stream()
         self.outputLimit = BlockFormat.outputLimit(blockSize: configuration.blockSize)
+        self.usesStorePrefix = store != nil && configuration.codec.kind == .zstd
         var flags: StreamHeader.Flags = []
         if store != nil { flags.insert(.storeBacked) }
         if fingerprinter.kind == .keyedXXH3 { flags.insert(.keyedFingerprints) }
@@ -116,20 +121,24 @@ public final class StreamEncoder {
         let length = UInt64(chunk.count)
         statistics.chunks &+= 1
         if let distance = window.distance(to: fingerprint) {
+            followOldStream(from: fingerprint)
             block.appendOperation(.windowReference, distance)
             statistics.windowReferences &+= 1
             statistics.windowReferenceBytes &+= length
         } else if let store, store.contains(fingerprint) {
+            followOldStream(from: fingerprint)
             block.appendOperation(.storeReference, 0)
             block.operations.appendCanonical(fingerprint)
             window.append(fingerprint, length: chunk.count)
             statistics.storeReferences &+= 1
             statistics.storeReferenceBytes &+= length
         } else {
+            notePrefixCandidatesForLiteral()
             block.appendOperation(.literal, length)
             block.body.append(contentsOf: chunk)
             window.append(fingerprint, length: chunk.count)
             try store?.put(chunk, as: fingerprint)
+            if usesStorePrefix { block.storedInBlock.insert(fingerprint) }
             statistics.literalChunks &+= 1
             statistics.literalBytes &+= length
         }
@@ -141,6 +150,54 @@ public final class StreamEncoder {
         }
     }
 
+    /// Moves the guess of where we are in the stream the store remembers to just after a referenced chunk.
+    private func followOldStream(from fingerprint: Fingerprint) {
+        guard usesStorePrefix else { return }
+        oldStreamCursor = store?.successor(of: fingerprint)
+    }
+
+    /// A new chunk is most likely an edit of the stored chunk at the cursor (the one that followed the last
+    /// referenced chunk, or the last edited one): it and the one after it become prefix candidates, and the
+    /// cursor moves past them, so a run of edited chunks walks along the stored run it replaces.
+    private func notePrefixCandidatesForLiteral() {
+        guard usesStorePrefix, let cursor = oldStreamCursor,
+            block.prefixCandidates.count < BlockFormat.maximumPrefixChunks * 2
+        else { return }
+        block.prefixCandidates.append(cursor)
+        let next = store?.successor(of: cursor)
+        if let next { block.prefixCandidates.append(next) }
+        oldStreamCursor = next
+    }
+
+    /// The block's body compressed against a prefix of stored chunks, as the stored payload, or `nil` when the
+    /// block has no literals, no candidates, or the plain encodings do as well.
+    ///
+    /// Chunks stored during this block are left out: the decoder adds them to its store only after it has
+    /// decompressed the block.
+    private func storePrefixedBody() throws -> (ArraySlice<UInt8>, BlockFormat.Encoding)? {
+        guard usesStorePrefix, let store, !block.prefixCandidates.isEmpty, block.literalCount > 0 else { return nil }
+        var chosen: [Fingerprint] = []
+        var seen: Set<Fingerprint> = []
+        var prefix: [UInt8] = []
+        for candidate in block.prefixCandidates where !block.storedInBlock.contains(candidate) {
+            guard chosen.count < BlockFormat.maximumPrefixChunks, prefix.count < BlockFormat.prefixBudget else { break }
+            guard seen.insert(candidate).inserted, let bytes = try store.get(candidate) else { continue }
+            chosen.append(candidate)
+            prefix += bytes
+        }
+        guard !chosen.isEmpty else { return nil }
+        let compressed = try block.body.withUnsafeBytes { body in
+            try prefix.withUnsafeBytes { try compressor.compress(body, prefix: $0) }
+        }
+        guard let compressed else { return nil }
+        var payload: [UInt8] = []
+        payload.reserveCapacity(2 + chosen.count * Fingerprint.byteCount + compressed.count)
+        payload.appendLittleEndian(UInt16(chosen.count))
+        for fingerprint in chosen { payload.appendCanonical(fingerprint) }
+        payload += compressed
+        return (payload[...], .zstdWithStorePrefix)
+    }
+
     /// Compresses and writes the block under construction, if it holds anything.
     private func closeBlock(into output: inout [UInt8]) throws {
         guard block.operationCount > 0 else { return }
@@ -149,19 +206,22 @@ public final class StreamEncoder {
             contentCheck.update(buffer)
             return XXHash.hash64(buffer)
         }
-        let compressed = try block.body.withUnsafeBytes { try compressor.compress($0) }
-        let stored = compressed ?? block.body[...]
-        let storedCheck = stored.withUnsafeBytes { XXHash.hash64($0) }
-        let codec = compressed == nil ? CodecKind.none : configuration.codec.kind
+        var (stored, encoding) = try storePrefixedBody() ?? (nil, .raw)
+        if stored == nil, let compressed = try block.body.withUnsafeBytes({ try compressor.compress($0) }) {
+            (stored, encoding) = (compressed, BlockFormat.Encoding(configuration.codec.kind))
+        }
+        let payload = stored ?? block.body[...]
+        let storedCheck = payload.withUnsafeBytes { XXHash.hash64($0) }
         let header = BlockHeader(
-            codec: codec, rawLength: block.body.count, storedLength: stored.count, outputLength: block.outputLength,
-            storedChecksum: storedCheck, outputChecksum: blockCheck)
+            encoding: encoding, rawLength: block.body.count, storedLength: payload.count,
+            outputLength: block.outputLength, storedChecksum: storedCheck, outputChecksum: blockCheck)
         let before = output.count
         header.encode(appendingTo: &output)
-        output += stored
+        output += payload
         statistics.encodedBytes &+= UInt64(output.count - before)
         statistics.blocks &+= 1
-        if codec == .none && configuration.codec.kind != .none { statistics.rawBlocks &+= 1 }
+        if encoding == .raw && configuration.codec.kind != .none { statistics.rawBlocks &+= 1 }
+        if encoding == .zstdWithStorePrefix { statistics.prefixedBlocks &+= 1 }
         block.reset()
     }
 }
@@ -178,6 +238,10 @@ struct BlockBuilder {
     var fingerprintList: [UInt8] = []
     var operationCount = 0
     var outputLength = 0
+    /// Stored successors of the chunks this block references, in order: candidates for the prefix.
+    var prefixCandidates: [Fingerprint] = []
+    /// Chunks this block added to the store.
+    var storedInBlock: Set<Fingerprint> = []
 
     var literalCount: Int { body.count }
 
@@ -202,6 +266,8 @@ struct BlockBuilder {
         body.removeAll(keepingCapacity: true)
         operations.removeAll(keepingCapacity: true)
         fingerprintList.removeAll(keepingCapacity: true)
+        prefixCandidates.removeAll(keepingCapacity: true)
+        storedInBlock.removeAll(keepingCapacity: true)
         operationCount = 0
         outputLength = 0
     }

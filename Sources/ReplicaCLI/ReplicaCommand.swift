@@ -22,6 +22,7 @@ struct ReplicaCommand: ParsableCommand {
         subcommands: [
             CompressCommand.self, DecompressCommand.self, TestCommand.self, InfoCommand.self, ChunkCommand.self,
             DemoCommand.self,
+            StoreCommand.self,
         ],
         defaultSubcommand: CompressCommand.self)
 

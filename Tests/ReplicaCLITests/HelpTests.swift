@@ -30,6 +30,8 @@ struct HelpTests {
                                       fingerprint.
               demo                    Compress and decompress a built-in sample; print
                                       ratio and MB/s.
+              store                   Create, inspect, check and maintain a persistent
+                                      chunk store.
 
               See 'replica help <subcommand>' for detailed help.
 
@@ -64,6 +66,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           Send chunks this store holds by reference, and add
+                                      the rest to it.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -77,7 +81,7 @@ struct HelpTests {
 
             Example: replica -d big.log.rpl   (writes big.log)
 
-            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--quiet] [--verbose] [<files> ...]
+            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to decompress; none or - reads stdin.
@@ -93,6 +97,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           Resolve references from this store, and add the new
+                                      chunks to it.
               --version               Show the version.
               -h, --help              Show help information.
 

@@ -201,3 +201,10 @@ extension DiskChunkStore {
         public var bytesReclaimed = 0
     }
 }
+
+extension DiskChunkStore {
+    /// Whether `directory` holds a store (its `store.meta` exists).
+    public static func exists(at directory: String) -> Bool {
+        StoreIO.exists(directory + "/" + StoreLayout.metaName)
+    }
+}

@@ -30,6 +30,8 @@ struct HelpTests {
                                       fingerprint.
               demo                    Compress and decompress a built-in sample; print
                                       ratio and MB/s.
+              tunnel                  Carry TCP flows over one deduplicated, compressed
+                                      link between two accelerators.
               store                   Create, inspect, check and maintain a persistent
                                       chunk store.
 

@@ -114,7 +114,7 @@ struct HelpTests {
 
             Example: replica test big.log.rpl   (prints big.log.rpl: OK)
 
-            USAGE: replica test [--memory <size>] [--quiet] [--verbose] [<files> ...]
+            USAGE: replica test [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to verify; none or - reads stdin.
@@ -125,6 +125,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           The store a store-backed stream references; new
+                                      chunks are added, as decompress does.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -138,7 +140,7 @@ struct HelpTests {
 
             Example: replica info --json big.log.rpl
 
-            USAGE: replica info [--json] [--memory <size>] [--quiet] [--verbose] [<files> ...]
+            USAGE: replica info [--json] [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to inspect; none or - reads stdin.
@@ -150,6 +152,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           The store a store-backed stream references; new
+                                      chunks are added, as decompress does.
               --version               Show the version.
               -h, --help              Show help information.
 

@@ -181,8 +181,7 @@ extension Array where Element == UInt8 {
     /// Reads a little-endian integer at `offset`.
     /// - Precondition: `offset + MemoryLayout<T>.size <= count` (callers check the length first).
     func littleEndian<T: FixedWidthInteger>(at offset: Int) -> T {
-        var value: T = 0
-        for index in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(self[offset + index]) }
-        return value
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count)
+        return T(littleEndian: withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
     }
 }

@@ -149,10 +149,15 @@ enum StoreIO {
     static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(ChunkStoreError) {
         let temporary = path + ".tmp"
         try remove(temporary)
-        let file = try StoreFile.open(temporary, create: true, exclusive: true)
-        try file.write(bytes, at: 0)
-        try file.sync()
-        try rename(temporary, to: path)
+        do throws(ChunkStoreError) {
+            let file = try StoreFile.open(temporary, create: true, exclusive: true)
+            try file.write(bytes, at: 0)
+            try file.sync()
+            try rename(temporary, to: path)
+        } catch {
+            try? remove(temporary)
+            throw error
+        }
         try syncDirectory(directory)
     }
 

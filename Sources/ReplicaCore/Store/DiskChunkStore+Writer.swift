@@ -162,7 +162,7 @@ extension DiskChunkStore {
         {
             try sync(&writer)
         }
-        if writer.bytesSinceSnapshot >= options.snapshotInterval { try writeSnapshot(&writer) }
+        if writer.bytesSinceSnapshot >= options.snapshotInterval { try writeSnapshotIfPossible(&writer) }
     }
 
     /// Syncs the active segment (sealed segments were synced when sealed).
@@ -190,6 +190,18 @@ extension DiskChunkStore {
         let bytes = IndexSnapshot.encode(storeID: storeID, index: index, rows: rows, nextSegment: writer.nextSegment)
         try StoreIO.writeAtomically(bytes, to: directory + "/" + StoreLayout.indexName, directory: directory)
         writer.bytesSinceSnapshot = 0
+    }
+
+    /// Writes the snapshot when the disk lets it. The snapshot only saves scanning at the next open, so a full
+    /// disk must not stop writes, opens or closes for its sake; a failed sync still throws.
+    func writeSnapshotIfPossible(_ writer: inout WriterState) throws(ChunkStoreError) {
+        writer.unsyncedBytes = max(writer.unsyncedBytes, 1)
+        try sync(&writer)
+        do {
+            try writeSnapshot(&writer)
+        } catch {
+            writer.bytesSinceSnapshot = 0
+        }
     }
 
     /// The record size and chunk length of the record at `location`, read from its header; zeros when unreadable.

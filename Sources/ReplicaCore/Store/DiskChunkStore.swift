@@ -73,7 +73,7 @@ public final class DiskChunkStore: ChunkStore {
                 lastSync: StoreIO.milliseconds))
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try ensureRoom(for: 0, &writer)
-            if recovery.needsSnapshot { try writeSnapshot(&writer) }
+            if recovery.needsSnapshot { try writeSnapshotIfPossible(&writer) }
         }
     }
 
@@ -164,9 +164,9 @@ public final class DiskChunkStore: ChunkStore {
         }
     }
 
-    /// Syncs, writes the index snapshot and releases the directory lock. Later calls do nothing; other methods
-    /// throw.
-    /// - Throws: ``ChunkStoreError`` when the final sync or snapshot fails (the store stays recoverable).
+    /// Syncs, writes the index snapshot (unless the disk is full: the next open then scans instead) and releases
+    /// the directory lock. Later calls do nothing; other methods throw.
+    /// - Throws: ``ChunkStoreError`` when the final sync fails (the store stays recoverable).
     public func close() throws(ChunkStoreError) {
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             guard writer.lock != nil else { return }
@@ -174,7 +174,7 @@ public final class DiskChunkStore: ChunkStore {
                 writer.lock = nil
                 state.withLock { $0.closed = true }
             }
-            try writeSnapshot(&writer)
+            try writeSnapshotIfPossible(&writer)
         }
     }
 

@@ -1,13 +1,13 @@
 /// The index snapshot `DIR/index`: the whole in-memory index and the per-segment counters, read in one `read`.
 ///
 /// Layout: a 64-byte header (`"RPLINDEX"`, version, store id, entry count, segment count, next segment number,
-/// header check), one 40-byte row per segment (number, length covered, live chunks, live record bytes, live
-/// chunk bytes), one 24-byte entry per chunk (canonical fingerprint, packed location with the referenced bit
+/// header check), one 48-byte row per segment (number, length covered, live chunks, live record bytes, live
+/// chunk bytes, flags: bit 0 = damaged, to be compacted), one 24-byte entry per chunk (canonical fingerprint, packed location with the referenced bit
 /// clear), then an XXH3-64 of everything between the header and this trailer. Written atomically.
 struct IndexSnapshot {
     static let magic: [UInt8] = Array("RPLINDEX".utf8)
     static let headerSize = 64
-    static let rowSize = 40
+    static let rowSize = 48
     static let entrySize = 24
 
     struct Row: Equatable {
@@ -16,6 +16,7 @@ struct IndexSnapshot {
         var liveCount: Int
         var liveBytes: Int
         var liveRawBytes: Int
+        var damaged: Bool
     }
 
     var rows: [Row]
@@ -36,7 +37,7 @@ struct IndexSnapshot {
         bytes.appendLittleEndian(StoreLayout.check(bytes, 0..<56))
         for row in rows {
             for value in [row.number, UInt64(row.length), UInt64(row.liveCount), UInt64(row.liveBytes),
-                UInt64(row.liveRawBytes)]
+                UInt64(row.liveRawBytes), row.damaged ? 1 : 0]
             {
                 bytes.appendLittleEndian(value)
             }
@@ -72,7 +73,7 @@ struct IndexSnapshot {
             rows.append(
                 Row(
                     number: bytes.littleEndian(at: at), length: field(1), liveCount: field(2), liveBytes: field(3),
-                    liveRawBytes: field(4)))
+                    liveRawBytes: field(4), damaged: field(5) & 1 != 0))
         }
         var entries = [UInt64](repeating: 0, count: Int(entryCount) * 3)
         var at = headerSize + Int(rowCount) * rowSize

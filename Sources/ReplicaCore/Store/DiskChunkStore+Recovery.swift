@@ -46,6 +46,7 @@ struct Recovery {
                 segments[row.number]?.liveCount = row.liveCount
                 segments[row.number]?.liveBytes = row.liveBytes
                 segments[row.number]?.liveRawBytes = row.liveRawBytes
+                if row.damaged { segments[row.number]?.damaged = true }
             }
         case .failure(let problem):
             report.rebuildReason = problem.reason

@@ -182,7 +182,7 @@ extension DiskChunkStore {
                 state.segments[number].map { segment in
                     IndexSnapshot.Row(
                         number: number, length: segment.length, liveCount: segment.liveCount,
-                        liveBytes: segment.liveBytes, liveRawBytes: segment.liveRawBytes)
+                        liveBytes: segment.liveBytes, liveRawBytes: segment.liveRawBytes, damaged: segment.damaged)
                 }
             }
             return (state.index, rows, state.storeID)

@@ -40,6 +40,7 @@ struct DiskChunkStoreCrashTests {
         let fixture = StoreFixture()
         var generator = SplitMix64(seed: UInt64(mode.utf8.count))
         var acknowledgedRounds = 0
+        var acknowledgedBytes = 0
         for round in 0..<Self.roundsPerMode {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: child)
@@ -63,9 +64,18 @@ struct DiskChunkStoreCrashTests {
                 return words.count == 3 && words[0] == "ack" ? Int(words[1]) : nil
             }.max() ?? 0
             if acknowledged > 0 && round % 2 == 0 { acknowledgedRounds += 1 }
+            acknowledgedBytes += (0..<acknowledged).reduce(0) { $0 + Self.chunk(round: round, index: $1).count }
             try check(fixture, mode: mode, round: round, acknowledged: acknowledged)
         }
         #expect(acknowledgedRounds == Self.roundsPerMode / 2, "every even round is killed after an acknowledgement")
+        // Once more was written than the store holds (evict) or than four segments (compact), segments have been
+        // removed, so kills could land in evictions and compactions.
+        let options = try DiskChunkStore.Options(capacity: nil)
+        let store = try DiskChunkStore(directory: fixture.directory, options: options)
+        defer { try? store.close() }
+        if mode == "evict" && acknowledgedBytes > store.capacity || mode == "compact" && acknowledgedBytes > 1 << 20 {
+            #expect(store.segmentPaths.first?.hasSuffix("0000000000000001.seg") == false)
+        }
     }
 
     private func check(_ fixture: StoreFixture, mode: String, round: Int, acknowledged: Int) throws {

@@ -4,7 +4,7 @@
 //
 // Usage: StoreCrashChild DIR MODE ROUND, with MODE one of
 //   plain    chunks and removals, lz4-compressed, in a store large enough never to evict;
-//   evict    chunks through a small store that evicts constantly, re-putting old ones for CLOCK's second chance;
+//   evict    chunks through a 1 MiB store that evicts constantly, re-putting old ones for CLOCK's second chance;
 //   compact  chunks, removals of most of them, and a compaction after every batch.
 // The chunk contents are a pure function of (round, index); the test computes the same bytes.
 import Glibc
@@ -34,7 +34,7 @@ guard arguments.count == 4, let round = Int(arguments[3]) else {
 let (directory, mode) = (arguments[1], arguments[2])
 do {
     let options = try DiskChunkStore.Options(
-        capacity: mode == "evict" ? 2 << 20 : 32 << 20, segmentSize: mode == "evict" ? 128 << 10 : 1 << 20,
+        capacity: mode == "evict" ? 1 << 20 : 32 << 20, segmentSize: mode == "evict" ? 64 << 10 : 256 << 10,
         durability: .onClose, compression: mode == "plain" ? .lz4 : .none)
     let store = try DiskChunkStore(directory: directory, options: options)
     let fingerprinter = Fingerprinter()

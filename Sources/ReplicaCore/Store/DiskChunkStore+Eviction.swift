@@ -85,7 +85,7 @@ extension DiskChunkStore {
         writer.unsyncedBytes += copied.bytes
         try sync(&writer)
         state.withLock { state in
-            state.segments[number] = nil
+            state.diskBytes -= state.segments.removeValue(forKey: number)?.length ?? 0
             state.order.removeAll { $0 == number }
             if mode == .evict { state.counters.evictedSegments += 1 }
         }
@@ -159,6 +159,7 @@ extension DiskChunkStore {
                 let numbers = state.order
                 state.index = ChunkIndex()
                 state.segments = [:]
+                state.diskBytes = 0
                 state.order = []
                 return numbers
             }

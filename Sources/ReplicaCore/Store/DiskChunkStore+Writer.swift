@@ -61,11 +61,23 @@ extension DiskChunkStore {
                 codec = .lz4
             }
         }
-        if codec == .none { payload = Array(bytes) }
+        guard codec == .none else {
+            let header = RecordHeader(
+                kind: .chunk, codec: codec, rawLength: bytes.count, storedLength: payload.count,
+                fingerprint: fingerprint, payloadChecksum: payload.withUnsafeBytes { XXHash.hash64($0) })
+            return Self.record(header, payload)
+        }
+        // Raw: one allocation, the chunk copied once, straight behind the header.
         let header = RecordHeader(
-            kind: .chunk, codec: codec, rawLength: bytes.count, storedLength: payload.count, fingerprint: fingerprint,
-            payloadChecksum: payload.withUnsafeBytes { XXHash.hash64($0) })
-        return Self.record(header, payload)
+            kind: .chunk, codec: .none, rawLength: bytes.count, storedLength: bytes.count, fingerprint: fingerprint,
+            payloadChecksum: XXHash.hash64(bytes))
+        var record = [UInt8](repeating: 0, count: header.recordSize)
+        let encoded = header.encoded()
+        record.withUnsafeMutableBytes { target in
+            target.copyBytes(from: encoded)
+            UnsafeMutableRawBufferPointer(rebasing: target[RecordHeader.size...]).copyMemory(from: bytes)
+        }
+        return record
     }
 
     /// A record's bytes: the encoded header, the payload and zero padding to the alignment.
@@ -110,7 +122,10 @@ extension DiskChunkStore {
             throw error
         }
         let active = writer.active
-        state.withLock { $0.segments[active]?.length = length + record.count }
+        state.withLock { state in
+            state.segments[active]?.length = length + record.count
+            state.diskBytes += record.count
+        }
         writer.bytesSinceSnapshot += record.count
         return RecordLocation(segment: active, offset: length, recordSize: record.count)
     }
@@ -145,6 +160,7 @@ extension DiskChunkStore {
         }
         state.withLock { state in
             state.segments[number] = SegmentInfo(file: file, length: SegmentHeader.size)
+            state.diskBytes += SegmentHeader.size
             state.order.append(number)
         }
         writer.active = number

@@ -65,6 +65,7 @@ public final class DiskChunkStore: ChunkStore {
         state = Mutex(
             IndexState(
                 index: recovered.index, segments: recovered.segments, order: recovered.segments.keys.sorted(),
+                diskBytes: recovered.segments.values.reduce(0) { $0 + $1.length },
                 storeID: meta.storeID, capacity: meta.capacity, recovery: report))
         writer = Mutex(
             WriterState(
@@ -203,13 +204,13 @@ struct IndexState: ~Copyable {
     var segments: [UInt64: SegmentInfo]
     /// Segment numbers, oldest first.
     var order: [UInt64]
+    /// The sum of the segments' lengths, kept up to date by every change to a length or to the table.
+    var diskBytes: Int
     var storeID: StoreID
     var capacity: Int
     var recovery: DiskChunkStore.RecoveryReport
     var counters = Counters()
     var closed = false
-
-    var diskBytes: Int { segments.values.reduce(0) { $0 + $1.length } }
     var liveBytes: Int { segments.values.reduce(0) { $0 + $1.liveBytes } }
     var liveRawBytes: Int { segments.values.reduce(0) { $0 + $1.liveRawBytes } }
 

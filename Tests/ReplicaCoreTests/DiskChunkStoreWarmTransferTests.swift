@@ -88,7 +88,7 @@ struct DiskChunkStoreWarmTransferTests {
         }
     }
 
-    @Test("a receiver that lacks chunks names how many and the first, and a stream needs its store")
+    @Test("a receiver that lacks chunks names how many, the first, and the stream's other store; a stream needs a store")
     func missingChunks() throws {
         let sender = StoreFixture()
         let receiver = StoreFixture()
@@ -102,6 +102,7 @@ struct DiskChunkStoreWarmTransferTests {
         } throws: { error in
             guard let error = error as? FormatError, error.code == .missingChunks else { return false }
             return error.message.contains("store \(b.storeID) lacks ") && error.message.contains("(first: ")
+                && error.message.hasSuffix("; the stream names store \(a.storeID)")
         }
         #expect {
             _ = try Self.decode(secondStream, store: nil)

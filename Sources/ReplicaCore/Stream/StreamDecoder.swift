@@ -109,7 +109,8 @@ public final class StreamDecoder {
             let error = FormatError(
                 .missingChunks, at: pendingOffset,
                 "store \(store?.storeID.description ?? "-") lacks \(missing.count) chunk\(missing.count == 1 ? "" : "s") "
-                    + "referenced by this stream (first: \(first))")
+                    + "referenced by this stream (first: \(first))"
+                    + (header.map { $0.storeID != store?.storeID ? "; the stream names store \($0.storeID)" : "" } ?? ""))
             failure = error
             throw error
         }

@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench build release
+.PHONY: deps demo test bench bench-gate bench-gate-update build release
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,5 +29,15 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".
 bench: release
-	$(SWIFT) run -c release --skip-build replica-bench
+	$(SWIFT) run -c release --skip-build replica-bench $(BENCH_ARGS)
+
+# The allocation-count regression gate (nested package Benchmarks/, not part of `make test` or CI).
+bench-gate: deps
+	cd Benchmarks && $(SWIFT) package benchmark thresholds check --path Thresholds --no-progress
+
+# Rewrites Benchmarks/Thresholds after an intended change; commit the new files with the change.
+bench-gate-update: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
+		--path Thresholds --no-progress

@@ -66,6 +66,12 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        .executableTarget(
+            name: "StoreCrashChild",
+            dependencies: ["ReplicaCore"],
+            path: "Tests/StoreCrashChild",
+            swiftSettings: upcomingFeatures
+        ),
         .target(
             name: "ReplicaTestSupport",
             dependencies: ["ReplicaCore"],

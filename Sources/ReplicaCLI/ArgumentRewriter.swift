@@ -1,14 +1,17 @@
+import ArgumentParser
+
 /// Turns zstd's spellings, which ArgumentParser cannot declare, into the ones it can: `-d` (alone or in a
 /// bundle such as `-dc`) selects decompress, and `-1` ... `-19` become `--level N` for compress.
 enum ArgumentRewriter {
-    /// The names that select a command when they come first.
-    static let commandNames: Set<String> = [
-        "compress", "c", "decompress", "d", "test", "info", "chunk", "demo", "help",
-    ]
+    /// The names that select a command when they come first: every subcommand's name and aliases, and `help`.
+    static let commandNames: Set<String> = Set(
+        ReplicaCommand.configuration.subcommands.flatMap { command in
+            [command.configuration.commandName ?? ""] + command.configuration.aliases
+        } + ["help"])
     /// Options whose next argument is a value, never a flag.
     private static let optionsWithValue: Set<String> = [
         "-o", "--output", "-T", "--threads", "--codec", "--chunk-size", "--window", "--memory", "--level",
-        "--progress-delay",
+        "--progress-delay", "--store",
     ]
     /// Short flags that may share a bundle with `-d`.
     private static let bundlableFlags: Set<Character> = ["c", "f", "q", "v"]

@@ -21,7 +21,8 @@ struct ReplicaCommand: ParsableCommand {
         version: "replica \(version) (\(Replica.libraryVersions))",
         subcommands: [
             CompressCommand.self, DecompressCommand.self, TestCommand.self, InfoCommand.self, ChunkCommand.self,
-            DemoCommand.self,
+            DemoCommand.self, TunnelCommand.self,
+            StoreCommand.self,
         ],
         defaultSubcommand: CompressCommand.self)
 

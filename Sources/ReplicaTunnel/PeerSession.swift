@@ -47,7 +47,7 @@ final class PeerSession: ChannelInboundHandler {
     private var starved: [UInt32] = []
     private var blocked = CircularBuffer<TunnelFrame>()
     private var awaiting: Set<Fingerprint> = []
-    private var lastHeard = NIODeadline.now()
+    private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     private var keepalive: RepeatedTask?
     private var draining = false
     private var needsFlush = false
@@ -89,7 +89,7 @@ final class PeerSession: ChannelInboundHandler {
 
     private func start(_ context: ChannelHandlerContext) {
         guard keepalive == nil else { return }
-        lastHeard = .now()
+        lastHeard = context.eventLoop.now
         let hello = TunnelHello(
             capabilities: [.chunkRecovery], storeID: store.storeID, frameLimit: UInt32(configuration.frameLimit),
             receiveBudget: UInt32(configuration.linkBudget))
@@ -102,7 +102,7 @@ final class PeerSession: ChannelInboundHandler {
 
     private func tick() {
         guard phase != .closed, let context else { return }
-        let silence = NIODeadline.now() - lastHeard
+        let silence = context.eventLoop.now - lastHeard
         if silence > configuration.keepaliveTimeout {
             fail(
                 TunnelError(
@@ -111,11 +111,11 @@ final class PeerSession: ChannelInboundHandler {
                         + "(timeout \(configuration.keepaliveTimeout.nanoseconds / 1_000_000) ms)"))
             return
         }
-        context.writeAndFlush(wrapOutboundOut(.ping(UInt64(NIODeadline.now().uptimeNanoseconds))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.ping(context.eventLoop.now.uptimeNanoseconds)), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastHeard = .now()
+        lastHeard = context.eventLoop.now
         handle(unwrapInboundIn(data))
     }
 

@@ -44,7 +44,7 @@ public final class TunnelServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let session = try PeerSession(
                         role: .server(allowList), configuration: configuration, store: store,
-                        peerName: channel.remoteAddress?.description ?? "peer", logger: logger)
+                        peerName: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "peer", logger: logger)
                     try PeerChannel.configure(channel, session: session)
                     registry.add(session, channel: channel)
                 }

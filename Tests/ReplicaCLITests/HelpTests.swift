@@ -30,6 +30,10 @@ struct HelpTests {
                                       fingerprint.
               demo                    Compress and decompress a built-in sample; print
                                       ratio and MB/s.
+              tunnel                  Carry TCP flows over one deduplicated, compressed
+                                      link between two accelerators.
+              store                   Create, inspect, check and maintain a persistent
+                                      chunk store.
 
               See 'replica help <subcommand>' for detailed help.
 
@@ -64,6 +68,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           Send chunks this store holds by reference, and add
+                                      the rest to it.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -77,7 +83,7 @@ struct HelpTests {
 
             Example: replica -d big.log.rpl   (writes big.log)
 
-            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--quiet] [--verbose] [<files> ...]
+            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to decompress; none or - reads stdin.
@@ -93,6 +99,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           Resolve references from this store, and add the new
+                                      chunks to it.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -106,7 +114,7 @@ struct HelpTests {
 
             Example: replica test big.log.rpl   (prints big.log.rpl: OK)
 
-            USAGE: replica test [--memory <size>] [--quiet] [--verbose] [<files> ...]
+            USAGE: replica test [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to verify; none or - reads stdin.
@@ -117,6 +125,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           The store a store-backed stream references; new
+                                      chunks are added, as decompress does.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -130,7 +140,7 @@ struct HelpTests {
 
             Example: replica info --json big.log.rpl
 
-            USAGE: replica info [--json] [--memory <size>] [--quiet] [--verbose] [<files> ...]
+            USAGE: replica info [--json] [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to inspect; none or - reads stdin.
@@ -142,6 +152,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
+              --store <dir>           The store a store-backed stream references; new
+                                      chunks are added, as decompress does.
               --version               Show the version.
               -h, --help              Show help information.
 

@@ -15,6 +15,9 @@ struct CompressCommand: ParsableCommand {
     @OptionGroup
     var output: OutputOptions
 
+    @Option(help: ArgumentHelp("Send chunks this store holds by reference, and add the rest to it.", valueName: "dir"))
+    var store: String?
+
     @Argument(help: "Files to compress; none or - reads stdin.")
     var files: [String] = []
 
@@ -22,10 +25,12 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try tuning.configuration()
-        // `--store DIR` plugs in here: open the store once and pass it as `store:` to every encoder.
+        let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         let transcoder = Transcoder(direction: .compress, options: output) {
-            EncodingTransform(try StreamEncoder(configuration: configuration, store: nil))
+            EncodingTransform(try StreamEncoder(configuration: configuration, store: chunkStore))
         }
-        guard transcoder.run(files) else { throw ExitCode.failure }
+        let succeeded = transcoder.run(files)
+        try chunkStore?.close()
+        guard succeeded else { throw ExitCode.failure }
     }
 }

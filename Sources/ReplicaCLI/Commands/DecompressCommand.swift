@@ -15,6 +15,9 @@ struct DecompressCommand: ParsableCommand {
     @OptionGroup
     var output: OutputOptions
 
+    @Option(help: ArgumentHelp("Resolve references from this store, and add the new chunks to it.", valueName: "dir"))
+    var store: String?
+
     @Argument(help: "Files to decompress; none or - reads stdin.")
     var files: [String] = []
 
@@ -22,10 +25,12 @@ struct DecompressCommand: ParsableCommand {
 
     func run() throws {
         let options = DecoderOptions(memoryLimit: limits.memory.value)
-        // `--store DIR` plugs in here, as in compress.
+        let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         let transcoder = Transcoder(direction: .decompress, options: output) {
-            DecodingTransform(try StreamDecoder(options: options, store: nil))
+            DecodingTransform(try StreamDecoder(options: options, store: chunkStore))
         }
-        guard transcoder.run(files) else { throw ExitCode.failure }
+        let succeeded = transcoder.run(files)
+        try chunkStore?.close()
+        guard succeeded else { throw ExitCode.failure }
     }
 }

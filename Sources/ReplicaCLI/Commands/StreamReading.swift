@@ -1,7 +1,25 @@
+import ArgumentParser
 import ReplicaCore
 
 /// Decodes a whole `.rpl` input without writing its content: the work `test` and `info` share.
 enum StreamReading {
+    /// `--store DIR` for test and info: the store a store-backed stream references.
+    struct StoreOption: ParsableArguments {
+        @Option(
+            help: ArgumentHelp(
+                "The store a store-backed stream references; new chunks are added, as decompress does.",
+                valueName: "dir"))
+        var store: String?
+
+        /// Opens the store (if one was named), runs `body` with it, and closes it.
+        func withStore(_ body: ((any ChunkWriting)?) throws -> Bool) throws -> Bool {
+            let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
+            let succeeded = try body(chunkStore)
+            try chunkStore?.close()
+            return succeeded
+        }
+    }
+
     /// What a full read of one stream found.
     struct Result {
         let input: InputFile
@@ -14,13 +32,13 @@ enum StreamReading {
     ///
     /// - Returns: whether every input was read and handled without error.
     static func forEach(
-        _ paths: [String], limits: DecoderLimitOptions, reporting: ReportingOptions,
+        _ paths: [String], limits: DecoderLimitOptions, reporting: ReportingOptions, store: (any ChunkWriting)?,
         _ body: (Result) throws -> Void
     ) -> Bool {
         var succeeded = true
         for path in paths.isEmpty ? ["-"] : paths {
             do {
-                try body(read(path, limits: limits, reporting: reporting))
+                try body(read(path, limits: limits, reporting: reporting, store: store))
             } catch {
                 Diagnostics.report(error, path: path == "-" ? "stdin" : path)
                 succeeded = false
@@ -32,12 +50,14 @@ enum StreamReading {
     /// Opens `path` (or stdin for `-`) and decodes all of it, verifying every checksum.
     ///
     /// - Throws: ``FileError`` for I/O and a terminal on stdin, ``FormatError`` for a bad stream.
-    static func read(_ path: String, limits: DecoderLimitOptions, reporting: ReportingOptions) throws -> Result {
+    static func read(
+        _ path: String, limits: DecoderLimitOptions, reporting: ReportingOptions, store: (any ChunkWriting)?
+    ) throws -> Result {
         let input = try InputFile(path: path)
         if input.isStandardInput && input.isTerminal {
             throw FileError(path: "stdin", message: "is a terminal; refusing to read compressed data")
         }
-        let decoder = try StreamDecoder(options: DecoderOptions(memoryLimit: limits.memory.value))
+        let decoder = try StreamDecoder(options: DecoderOptions(memoryLimit: limits.memory.value), store: store)
         let progress = reporting.progressMeter(for: input)
         defer { progress?.clear() }
         let clock = ContinuousClock()

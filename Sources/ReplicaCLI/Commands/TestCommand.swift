@@ -14,21 +14,26 @@ struct TestCommand: ParsableCommand {
     @OptionGroup
     var reporting: ReportingOptions
 
+    @OptionGroup
+    var storeOption: StreamReading.StoreOption
+
     @Argument(help: "Files to verify; none or - reads stdin.")
     var files: [String] = []
 
     func run() throws {
         let output = TextOutput()
-        let succeeded = StreamReading.forEach(files, limits: limits, reporting: reporting) { result in
-            let name = result.input.displayName
-            if reporting.verbose {
-                let statistics = result.decoder.statistics
-                try output.line(
-                    "\(name): OK, \(TextFormat.summary(statistics, encoding: false, elapsed: result.elapsed))")
-            } else if !reporting.quiet {
-                try output.line("\(name): OK")
+        let succeeded = try storeOption.withStore { store in
+            StreamReading.forEach(files, limits: limits, reporting: reporting, store: store) { result in
+                let name = result.input.displayName
+                if reporting.verbose {
+                    let statistics = result.decoder.statistics
+                    try output.line(
+                        "\(name): OK, \(TextFormat.summary(statistics, encoding: false, elapsed: result.elapsed))")
+                } else if !reporting.quiet {
+                    try output.line("\(name): OK")
+                }
+                try output.flush()
             }
-            try output.flush()
         }
         guard succeeded else { throw ExitCode.failure }
     }

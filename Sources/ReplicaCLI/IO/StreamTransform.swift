@@ -1,11 +1,15 @@
 import ReplicaCore
 
 /// One direction of work over a byte stream: encoding or decoding, behind one shape for ``StreamPump``.
+///
+/// Output is handed to `deliver` in bounded pieces: an encoder's output per call is at most about its input,
+/// and a decoder's is capped by ``StreamPump/pieceSize`` per delivery, however much a few bytes of references
+/// expand to.
 protocol StreamTransform: AnyObject {
-    /// Consumes the next piece of input, appending whatever output is ready.
-    func process(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) throws
-    /// Declares the end of input, appending the rest of the output.
-    func finish(into output: inout [UInt8]) throws
+    /// Consumes the next piece of input and delivers whatever output is ready.
+    func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws
+    /// Declares the end of input and delivers the rest of the output.
+    func finish(deliver: ([UInt8]) throws -> Void) throws
     /// The library's counters so far.
     var statistics: StreamStatistics { get }
 }
@@ -13,14 +17,25 @@ protocol StreamTransform: AnyObject {
 /// Compression: a ``StreamEncoder``.
 final class EncodingTransform: StreamTransform {
     private let encoder: StreamEncoder
+    private var output: [UInt8] = []
 
     init(_ encoder: StreamEncoder) { self.encoder = encoder }
 
-    func process(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+    func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws {
         try encoder.encode(bytes, into: &output)
+        try drain(deliver)
     }
 
-    func finish(into output: inout [UInt8]) throws { try encoder.finish(into: &output) }
+    func finish(deliver: ([UInt8]) throws -> Void) throws {
+        try encoder.finish(into: &output)
+        try drain(deliver)
+    }
+
+    private func drain(_ deliver: ([UInt8]) throws -> Void) throws {
+        guard !output.isEmpty else { return }
+        try deliver(output)
+        output.removeAll(keepingCapacity: true)
+    }
 
     var statistics: StreamStatistics { encoder.statistics }
 }
@@ -32,11 +47,11 @@ final class DecodingTransform: StreamTransform {
 
     init(_ decoder: StreamDecoder) { self.decoder = decoder }
 
-    func process(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-        try decoder.decode(bytes, into: &output)
+    func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws {
+        try decoder.decode(bytes, pieceSize: StreamPump.pieceSize, deliver: deliver)
     }
 
-    func finish(into output: inout [UInt8]) throws { try decoder.finish() }
+    func finish(deliver: ([UInt8]) throws -> Void) throws { try decoder.finish() }
 
     var statistics: StreamStatistics { decoder.statistics }
 }
@@ -55,25 +70,17 @@ enum StreamPump {
         progress: ProgressMeter?
     ) throws {
         var buffer = [UInt8](repeating: 0, count: pieceSize)
-        var output: [UInt8] = []
         var consumed: UInt64 = 0
+        let deliver: ([UInt8]) throws -> Void = { output in try sink?.write(output[...]) }
         while true {
             let count = try input.read(into: &buffer)
             if count == 0 { break }
             try buffer.withUnsafeBytes { raw in
-                try transform.process(UnsafeRawBufferPointer(rebasing: raw[0..<count]), into: &output)
+                try transform.process(UnsafeRawBufferPointer(rebasing: raw[0..<count]), deliver: deliver)
             }
-            try drain(&output, to: sink)
             consumed += UInt64(count)
             progress?.update(consumed: consumed, statistics: transform.statistics)
         }
-        try transform.finish(into: &output)
-        try drain(&output, to: sink)
-    }
-
-    private static func drain(_ output: inout [UInt8], to sink: (any ByteSink)?) throws(FileError) {
-        guard !output.isEmpty else { return }
-        try sink?.write(output[...])
-        output.removeAll(keepingCapacity: true)
+        try transform.finish(deliver: deliver)
     }
 }

@@ -93,8 +93,20 @@ enum SignalWatcher {
             var set = signalSet()
             var received: Int32 = 0
             while sigwait(&set, &received) != 0 {}
+            // A long-running command (the tunnel) stops gracefully on the first signal; a second one kills.
+            if let handler = gracefulStop.withLock({ $0.take() }) {
+                handler(received)
+                while sigwait(&set, &received) != 0 {}
+            }
             PendingOutputs.shared.terminate(by: received)
         }
+    }
+
+    private static let gracefulStop = Mutex<(@Sendable (Int32) -> Void)?>(nil)
+
+    /// Makes the first watched signal call `handler` (which must end the process soon) instead of terminating.
+    static func onGracefulStop(_ handler: @escaping @Sendable (Int32) -> Void) {
+        gracefulStop.withLock { $0 = handler }
     }
 
     private static func signalSet() -> sigset_t {

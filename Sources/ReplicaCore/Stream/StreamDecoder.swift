@@ -27,6 +27,8 @@ public final class StreamDecoder {
     private let contentCheck: XXH3Stream
     private var failure: (any Error)?
     private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
+    /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
+    private var outputBudget = Int.max
 
     /// Creates a decoder.
     ///
@@ -73,6 +75,28 @@ public final class StreamDecoder {
     /// Decodes the bytes of an array. See ``decode(_:into:)-(UnsafeRawBufferPointer,_)``.
     public func decode(_ bytes: [UInt8], into output: inout [UInt8]) throws {
         try bytes.withUnsafeBytes { buffer in try decode(buffer, into: &output) }
+    }
+
+    /// Decodes the next piece of the stream and hands its verified content to `deliver` in pieces of about
+    /// `pieceSize` bytes (exceeded by at most one block's output), so memory stays bounded however redundant
+    /// the stream is: a few hundred bytes of references can stand for megabytes of content.
+    ///
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, and whatever `deliver` throws.
+    public func decode(
+        _ bytes: UnsafeRawBufferPointer, pieceSize: Int, deliver: ([UInt8]) throws -> Void
+    ) throws {
+        outputBudget = max(1, pieceSize)
+        defer { outputBudget = .max }
+        var output: [UInt8] = []
+        var input = bytes
+        while true {
+            try decode(input, into: &output)
+            // Frames left pending by the budget are decoded by the next call, with no new input.
+            input = UnsafeRawBufferPointer(start: nil, count: 0)
+            if output.isEmpty { return }
+            try deliver(output)
+            output.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Declares the end of input.
@@ -130,6 +154,7 @@ public final class StreamDecoder {
                 let stored = UnsafeRawBufferPointer(rebasing: rest[BlockFormat.blockHeaderSize..<frameSize])
                 try decodeBlock(blockHeader, stored, at: offset, header: header, into: &output)
                 position += frameSize
+                if output.count >= outputBudget { return position }
             case BlockFormat.trailerTag:
                 guard rest.count >= BlockFormat.trailerSize else { return position }
                 let trailer = try StreamTrailer.decode(

@@ -63,7 +63,8 @@ enum LinkChecksum {
 }
 
 /// The store an encoder sees: it answers "do you hold this chunk?" yes only when it can read the chunk's bytes
-/// now, keeps those bytes for a while, and records which chunks the current batch referenced.
+/// now, keeps those bytes for a while, and records which chunks the current batch referenced (as store
+/// references or as a compression prefix).
 final class ReferenceRecorder: ChunkWriting {
     private struct State {
         var batch: [Fingerprint] = []
@@ -103,9 +104,16 @@ final class ReferenceRecorder: ChunkWriting {
         return true
     }
 
+    /// Called by the encoder for the chunks it compresses new ones against (a store prefix): the receiver
+    /// needs them as much as referenced chunks, so they are recorded and retained the same way.
     func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
-        try store.get(fingerprint)
+        guard let bytes = try store.get(fingerprint), !bytes.isEmpty else { return nil }
+        retain(fingerprint, bytes)
+        state.withLock { $0.batch.append(fingerprint) }
+        return bytes
     }
+
+    func successor(of fingerprint: Fingerprint) -> Fingerprint? { store.successor(of: fingerprint) }
 
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)

@@ -1,0 +1,221 @@
+import ArgumentParser
+import Dispatch
+import NIOCore
+import NIOPosix
+import ReplicaCore
+import ReplicaTunnel
+import Synchronization
+
+/// `replica tunnel`: the accelerator pair. Parsing only; the engine is `ReplicaTunnel`.
+struct TunnelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tunnel",
+        abstract: "Carry TCP flows over one deduplicated, compressed link between two accelerators.",
+        discussion: """
+            Run `replica tunnel server` at the far end and `replica tunnel client` at the near end. \
+            Applications connect to the client's forwarded ports; the server opens the real connections, only \
+            to targets its allow-list permits. SIGTERM or SIGINT stops accepting, lets open flows drain and \
+            exits 0; a second signal exits at once.
+            """,
+        subcommands: [TunnelServerCommand.self, TunnelClientCommand.self])
+}
+
+/// The options both ends share: the store, the engine and the timers.
+struct TunnelEngineOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Keep chunks in this directory (created when missing).", valueName: "dir"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("Without --store, keep this many MiB of chunks in memory.", valueName: "mib"))
+    var memoryStore = 256
+
+    @Option(help: ArgumentHelp("The codec for new data: zstd, lz4 or none.", valueName: "codec"))
+    var codec = "zstd"
+
+    @Option(help: ArgumentHelp("The codec level (zstd default 1, lz4 default 1).", valueName: "n"))
+    var level: Int?
+
+    @Option(help: ArgumentHelp("Receive credit per flow, in KiB.", valueName: "kib"))
+    var streamWindow = 1024
+
+    @Option(help: ArgumentHelp("Data in flight over the link per direction, in MiB.", valueName: "mib"))
+    var linkBudget = 64
+
+    @Option(help: ArgumentHelp("Seconds between keepalive pings.", valueName: "s"))
+    var keepalive = 5.0
+
+    @Option(help: ArgumentHelp("Seconds of silence after which the peer is declared dead.", valueName: "s"))
+    var peerTimeout = 15.0
+
+    @Option(help: ArgumentHelp("Print per-peer counters every this many seconds (0: never).", valueName: "s"))
+    var statsInterval = 0.0
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    func validate() throws {
+        guard CodecKind(name: codec) != nil else { throw ValidationError("--codec must be zstd, lz4 or none") }
+        guard memoryStore >= 1 else { throw ValidationError("--memory-store must be at least 1 MiB") }
+        guard keepalive > 0, peerTimeout > keepalive else {
+            throw ValidationError("--keepalive must be positive and below --peer-timeout")
+        }
+        guard statsInterval >= 0 else { throw ValidationError("--stats-interval must not be negative") }
+    }
+
+    func configuration() throws -> TunnelConfiguration {
+        let kind = CodecKind(name: codec) ?? .zstd
+        let encoder = try EncoderConfiguration(
+            codec: CodecConfiguration(kind, level: kind == .zstd ? (level ?? 1) : level), windowSize: 32 << 20,
+            blockSize: 64 << 10)
+        return try TunnelConfiguration(
+            encoder: encoder, streamWindow: streamWindow << 10, linkBudget: linkBudget << 20,
+            keepaliveInterval: .nanoseconds(Int64(keepalive * 1e9)),
+            keepaliveTimeout: .nanoseconds(Int64(peerTimeout * 1e9)))
+    }
+
+    func openStore() throws -> any ChunkStore {
+        guard let store else { return MemoryChunkStore(capacity: memoryStore << 20) }
+        return try DiskChunkStore(directory: store)
+    }
+
+    var logger: TunnelLogger {
+        let quiet = quiet
+        return { line in if !quiet { Diagnostics.writeStandardError("replica tunnel: \(line)\n") } }
+    }
+}
+
+/// `replica tunnel server`: the far end.
+struct TunnelServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Accept links from tunnel clients and connect their flows to permitted targets.")
+
+    @Option(help: ArgumentHelp("The address to listen on.", valueName: "host:port"))
+    var listen: String
+
+    @Option(
+        help: ArgumentHelp(
+            "Targets flows may reach, comma-separated (HOST:* allows every port). Default: none.",
+            valueName: "host:port,..."))
+    var allow = ""
+
+    @OptionGroup var engine: TunnelEngineOptions
+
+    func validate() throws {
+        do {
+            _ = try TunnelTarget(parsing: listen)
+            _ = try TunnelAllowList(parsing: allow)
+        } catch { throw ValidationError(error.message) }
+    }
+
+    func run() throws {
+        let listen = try TunnelTarget(parsing: self.listen)
+        let allowList = try TunnelAllowList(parsing: allow)
+        let configuration = try engine.configuration()
+        let store = try engine.openStore()
+        let logger = engine.logger
+        if allowList.targets.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
+        try TunnelRunner.run(store: store, statsInterval: engine.statsInterval, logger: logger) { group in
+            let server = try await TunnelServer.start(
+                listen: listen, allowList: allowList, configuration: configuration, store: store, group: group,
+                logger: logger)
+            logger("listening on \(server.localAddress?.description ?? listen.description)")
+            return TunnelEndpoint(statistics: { server.statistics() }, shutdown: { await server.shutdown() })
+        }
+    }
+}
+
+/// `replica tunnel client`: the near end, with ssh `-L` semantics.
+struct TunnelClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Forward local ports through a tunnel server, like ssh -L.")
+
+    @Option(help: ArgumentHelp("The tunnel server.", valueName: "host:port"))
+    var peer: String
+
+    @Option(
+        name: [.customShort("L"), .long],
+        help: ArgumentHelp(
+            "Listen on LOCALPORT and carry each connection to TARGETHOST:TARGETPORT (repeatable).",
+            valueName: "[bind:]localport:host:port"))
+    var forward: [String] = []
+
+    @OptionGroup var engine: TunnelEngineOptions
+
+    func validate() throws {
+        guard !forward.isEmpty else { throw ValidationError("give at least one --forward") }
+        do {
+            _ = try TunnelTarget(parsing: peer)
+            for text in forward { _ = try TunnelForward(parsing: text) }
+        } catch { throw ValidationError(error.message) }
+    }
+
+    func run() throws {
+        let peer = try TunnelTarget(parsing: self.peer)
+        let forwards = try forward.map { try TunnelForward(parsing: $0) }
+        let configuration = try engine.configuration()
+        let store = try engine.openStore()
+        let logger = engine.logger
+        try TunnelRunner.run(store: store, statsInterval: engine.statsInterval, logger: logger) { group in
+            let client = try await TunnelClient.start(
+                peer: peer, forwards: forwards, configuration: configuration, store: store, group: group,
+                logger: logger)
+            for (forward, address) in zip(forwards, client.listenAddresses) {
+                logger("forwarding \(address?.description ?? forward.description) -> \(forward.target) via \(peer)")
+            }
+            return TunnelEndpoint(
+                statistics: { client.statistics().map { [$0] } ?? [] }, shutdown: { await client.shutdown() })
+        }
+    }
+}
+
+/// What the runner needs from a started server or client.
+struct TunnelEndpoint: Sendable {
+    let statistics: @Sendable () -> [TunnelStatistics]
+    let shutdown: @Sendable () async -> Void
+}
+
+/// Runs an endpoint until SIGTERM or SIGINT, printing counters on a timer, then shuts it down gracefully.
+enum TunnelRunner {
+    static func run(
+        store: any ChunkStore, statsInterval: Double, logger: @escaping TunnelLogger,
+        start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
+    ) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let outcome = Mutex<(any Error)?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        let stop = DispatchSemaphore(value: 0)
+        SignalWatcher.onGracefulStop { _ in stop.signal() }
+        Task {
+            do {
+                let endpoint = try await start(group)
+                let printer: RepeatedTask? =
+                    statsInterval > 0
+                    ? group.next().scheduleRepeatedTask(
+                        initialDelay: .nanoseconds(Int64(statsInterval * 1e9)),
+                        delay: .nanoseconds(Int64(statsInterval * 1e9))
+                    ) { _ in
+                        let all = endpoint.statistics()
+                        if all.isEmpty { logger("stats: no link") }
+                        for (index, statistics) in all.enumerated() { logger("stats peer \(index): \(statistics)") }
+                    } : nil
+                await withCheckedContinuation { continuation in
+                    DispatchQueue.global().async {
+                        stop.wait()
+                        continuation.resume()
+                    }
+                }
+                logger("stopping: draining open flows")
+                printer?.cancel()
+                await endpoint.shutdown()
+            } catch {
+                outcome.withLock { $0 = error }
+            }
+            finished.signal()
+        }
+        finished.wait()
+        try? group.syncShutdownGracefully()
+        if let disk = store as? DiskChunkStore { try disk.close() }
+        if let error = outcome.withLock({ $0 }) { throw error }
+    }
+}

@@ -1,0 +1,94 @@
+/// The index snapshot `DIR/index`: the whole in-memory index and the per-segment counters, read in one `read`.
+///
+/// Layout: a 64-byte header (`"RPLINDEX"`, version, store id, entry count, segment count, next segment number,
+/// header check), one 48-byte row per segment (number, length covered, live chunks, live record bytes, live
+/// chunk bytes, flags: bit 0 = damaged, to be compacted), one 24-byte entry per chunk (canonical fingerprint, packed location with the referenced bit
+/// clear), then an XXH3-64 of everything between the header and this trailer. Written atomically.
+struct IndexSnapshot {
+    static let magic: [UInt8] = Array("RPLINDEX".utf8)
+    static let headerSize = 64
+    static let rowSize = 48
+    static let entrySize = 24
+
+    struct Row: Equatable {
+        var number: UInt64
+        var length: Int
+        var liveCount: Int
+        var liveBytes: Int
+        var liveRawBytes: Int
+        var damaged: Bool
+    }
+
+    var rows: [Row]
+    var nextSegment: UInt64
+    /// Fingerprint high, low, packed location; three words per entry.
+    var entries: [UInt64]
+
+    /// Serialises `index` and `rows`.
+    static func encode(storeID: StoreID, index: ChunkIndex, rows: [Row], nextSegment: UInt64) -> [UInt8] {
+        var bytes = magic
+        bytes.reserveCapacity(headerSize + rows.count * rowSize + index.count * entrySize + 8)
+        bytes.appendLittleEndian(UInt32(1))
+        bytes.appendLittleEndian(UInt32(0))
+        bytes += storeID.bytes
+        bytes.appendLittleEndian(UInt64(index.count))
+        bytes.appendLittleEndian(UInt64(rows.count))
+        bytes.appendLittleEndian(nextSegment)
+        bytes.appendLittleEndian(StoreLayout.check(bytes, 0..<56))
+        for row in rows {
+            for value in [row.number, UInt64(row.length), UInt64(row.liveCount), UInt64(row.liveBytes),
+                UInt64(row.liveRawBytes), row.damaged ? 1 : 0]
+            {
+                bytes.appendLittleEndian(value)
+            }
+        }
+        index.forEach { fingerprint, location in
+            bytes.appendCanonical(fingerprint)
+            bytes.appendLittleEndian(location.unreferenced.packed)
+        }
+        bytes.appendLittleEndian(StoreLayout.check(bytes, headerSize..<bytes.count))
+        return bytes
+    }
+
+    /// Parses a snapshot; the error string says why it cannot be used.
+    static func decode(_ bytes: [UInt8], storeID: StoreID) -> Result<IndexSnapshot, StoreProblem> {
+        guard bytes.count >= headerSize + 8, Array(bytes[0..<8]) == magic,
+            StoreLayout.check(bytes, 0..<56) == bytes.littleEndian(at: 56)
+        else { return .failure(StoreProblem("the index header is damaged")) }
+        guard bytes.littleEndian(at: 8) as UInt32 == 1, Array(bytes[16..<32]) == storeID.bytes else {
+            return .failure(StoreProblem("the index belongs to another store or version"))
+        }
+        let entryCount: UInt64 = bytes.littleEndian(at: 32)
+        let rowCount: UInt64 = bytes.littleEndian(at: 40)
+        guard entryCount < 1 << 40, rowCount < 1 << 32,
+            bytes.count == headerSize + Int(rowCount) * rowSize + Int(entryCount) * entrySize + 8
+        else { return .failure(StoreProblem("the index has the wrong size")) }
+        guard StoreLayout.check(bytes, headerSize..<(bytes.count - 8)) == bytes.littleEndian(at: bytes.count - 8) else {
+            return .failure(StoreProblem("the index fails its checksum"))
+        }
+        var rows: [Row] = []
+        for row in 0..<Int(rowCount) {
+            let at = headerSize + row * rowSize
+            func field(_ index: Int) -> Int { Int(truncatingIfNeeded: bytes.littleEndian(at: at + index * 8) as UInt64) }
+            rows.append(
+                Row(
+                    number: bytes.littleEndian(at: at), length: field(1), liveCount: field(2), liveBytes: field(3),
+                    liveRawBytes: field(4), damaged: field(5) & 1 != 0))
+        }
+        var entries = [UInt64](repeating: 0, count: Int(entryCount) * 3)
+        var at = headerSize + Int(rowCount) * rowSize
+        for entry in 0..<Int(entryCount) {
+            entries[entry * 3] = (bytes.littleEndian(at: at) as UInt64).byteSwapped
+            entries[entry * 3 + 1] = (bytes.littleEndian(at: at + 8) as UInt64).byteSwapped
+            entries[entry * 3 + 2] = bytes.littleEndian(at: at + 16)
+            at += entrySize
+        }
+        return .success(IndexSnapshot(rows: rows, nextSegment: bytes.littleEndian(at: 48), entries: entries))
+    }
+}
+
+/// Why an index snapshot was not used, or why a record cannot be trusted: words for a report or a log.
+struct StoreProblem: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}

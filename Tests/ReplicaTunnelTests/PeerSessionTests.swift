@@ -1,0 +1,119 @@
+import NIOCore
+import NIOEmbedded
+import ReplicaCore
+import Testing
+
+@testable import ReplicaTunnel
+
+/// The session driven frame by frame on an `EmbeddedChannel`: handshake, limits and timers without sockets.
+@Suite struct PeerSessionTests {
+    func makeChannel(role: PeerSession.Role = .server(TunnelAllowList())) throws -> (EmbeddedChannel, PeerSession) {
+        let configuration = try TunnelConfiguration(
+            streamWindow: 64 << 10, linkBudget: 1 << 20, maximumStreams: 2, keepaliveInterval: .seconds(1),
+            keepaliveTimeout: .seconds(3))
+        let session = try PeerSession(
+            role: role, configuration: configuration, store: MemoryChunkStore(capacity: 1 << 20), peerName: "test",
+            logger: { _ in })
+        let channel = EmbeddedChannel(handler: session)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, session)
+    }
+
+    func hello(version: UInt16 = TunnelProtocol.version) -> TunnelFrame {
+        .hello(
+            TunnelHello(
+                version: version, capabilities: [.chunkRecovery], storeID: .random(), frameLimit: 1 << 20,
+                receiveBudget: 1 << 20))
+    }
+
+    func outbound(_ channel: EmbeddedChannel) throws -> [TunnelFrame] {
+        var frames: [TunnelFrame] = []
+        while let frame = try channel.readOutbound(as: TunnelFrame.self) { frames.append(frame) }
+        return frames
+    }
+
+    @Test func sendsItsHelloFirst() throws {
+        let (channel, _) = try makeChannel()
+        let frames = try outbound(channel)
+        guard case .hello(let hello) = frames.first else {
+            Issue.record("first frame \(String(describing: frames.first))")
+            return
+        }
+        #expect(hello.version == TunnelProtocol.version)
+        _ = try channel.finish()
+    }
+
+    @Test func aVersionMismatchIsNamedAndClosesTheLink() throws {
+        let (channel, session) = try makeChannel()
+        _ = try outbound(channel)
+        try channel.writeInbound(hello(version: 9))
+        let frames = try outbound(channel)
+        guard case .goAway(let code, let reason) = frames.last else {
+            Issue.record("expected GOAWAY, got \(frames)")
+            return
+        }
+        #expect(code == .versionMismatch)
+        #expect(reason.contains("version 9"))
+        #expect(!session.isReady)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aFrameBeforeTheHelloFailsTheHandshake() throws {
+        let (channel, _) = try makeChannel()
+        _ = try outbound(channel)
+        try channel.writeInbound(TunnelFrame.ping(1))
+        #expect(try outbound(channel).last?.kind == .goAway)
+        #expect(!channel.isActive)
+    }
+
+    @Test func pingsAreAnsweredAndSilenceTimesOut() throws {
+        let (channel, session) = try makeChannel()
+        try channel.writeInbound(hello())
+        #expect(session.isReady)
+        _ = try outbound(channel)
+        try channel.writeInbound(TunnelFrame.ping(42))
+        #expect(try outbound(channel) == [.pong(42)])
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(try outbound(channel).first?.kind == .ping)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        guard case .goAway(let code, _) = try outbound(channel).last else {
+            Issue.record("no GOAWAY after the timeout")
+            return
+        }
+        #expect(code == .peerTimeout)
+        #expect(!channel.isActive)
+    }
+
+    @Test func refusedTargetsAndStreamFloodsAreResetNotServed() throws {
+        let (channel, session) = try makeChannel()
+        try channel.writeInbound(hello())
+        _ = try outbound(channel)
+        try channel.writeInbound(TunnelFrame.open(stream: 1, target: TunnelTarget(host: "10.1.2.3", port: 22), window: 1024))
+        guard case .reset(1, let code, _) = try outbound(channel).last else {
+            Issue.record("no RESET for a target off the allow-list")
+            return
+        }
+        #expect(code == .targetRefused)
+        #expect(session.streams.isEmpty)
+        // A stream ID that goes backwards is a protocol violation: the link closes.
+        try channel.writeInbound(TunnelFrame.open(stream: 1, target: TunnelTarget(host: "a", port: 1), window: 1024))
+        #expect(try outbound(channel).last?.kind == .goAway)
+        #expect(!channel.isActive)
+    }
+
+    @Test func dataForUnknownStreamsIsDroppedAndServerOpensAreRefused() throws {
+        let (channel, _) = try makeChannel(role: .client)
+        try channel.writeInbound(hello())
+        _ = try outbound(channel)
+        // Data on a stream the client never opened is decoded (to keep the direction in step) and dropped.
+        let configuration = try TunnelConfiguration.defaultEncoder()
+        let encoder = try LinkEncoder(
+            configuration: configuration, store: MemoryChunkStore(capacity: 1 << 20), retentionLimit: 1 << 20)
+        let data = try encoder.encode(ByteBuffer(repeating: 7, count: 1000))
+        try channel.writeInbound(TunnelFrame.data(stream: 9, data))
+        #expect(channel.isActive)
+        // A server may not open streams.
+        try channel.writeInbound(TunnelFrame.open(stream: 3, target: TunnelTarget(host: "a", port: 1), window: 1))
+        #expect(!channel.isActive)
+    }
+}

@@ -1,14 +1,19 @@
 /// Compresses block bodies with one codec, storing a body raw when compressing would not pay.
 ///
-/// Owns one compression context, reused for every block of a stream. Already-compressed or encrypted input is
-/// detected cheaply: after a block that did not shrink, the next blocks are first probed with LZ4 on a sample,
-/// and stored raw without a full compression attempt while the sample does not shrink either.
+/// - zstd: one continuous stream for the whole Replica stream (`ZSTD_e_flush` per block), so every block
+///   compresses against the history of all zstd blocks before it, as if the content were one zstd frame.
+///   Bytes given to the stream can't be taken back, so the raw-or-compressed choice is made before
+///   compressing, by probing a sample with LZ4. Store-prefixed blocks use a second, one-shot context.
+/// - lz4: independent blocks with a reused state, stored raw when they do not shrink; after such a block the
+///   next ones are first probed with LZ4 on a sample.
 final class BlockCompressor {
     let configuration: CodecConfiguration
-    private let zstd: ZstdCompressor?
+    private let zstdStream: ZstdCompressor?
+    private var zstdOneShot: ZstdCompressor?
     private let lz4: LZ4Compressor?
     private let probe = LZ4Compressor(level: 1)
     private var scratch: [UInt8] = []
+    private var probeScratch: [UInt8] = []
     private var incompressibleRun = 0
 
     /// Bodies smaller than this are stored raw: compressing them saves less than a block header.
@@ -16,65 +21,71 @@ final class BlockCompressor {
     /// The size of the sample that probes for incompressible data.
     static let probeSize = 16 << 10
 
-    init(_ configuration: CodecConfiguration) throws(CodecError) {
+    init(_ configuration: CodecConfiguration) throws {
         self.configuration = configuration
-        switch configuration.kind {
-        case .none:
-            zstd = nil
-            lz4 = nil
-        case .lz4:
-            zstd = nil
-            lz4 = LZ4Compressor(level: configuration.level)
-        case .zstd:
-            zstd = try ZstdCompressor(level: configuration.level)
-            lz4 = nil
-        }
+        zstdStream = configuration.kind == .zstd ? try ZstdCompressor(level: configuration.level) : nil
+        lz4 = configuration.kind == .lz4 ? LZ4Compressor(level: configuration.level) : nil
     }
 
-    /// Compresses `body` and returns the compressed bytes, or `nil` when the body should be stored raw because
-    /// compressing it would not pay. The returned slice is valid until the next call.
-    ///
-    /// With a `prefix` (zstd only), the body is compressed against it as `zstd --patch-from` does, and the
-    /// incompressible-data probe is skipped: a body may be new to LZ4 yet an edit of the prefix.
-    func compress(_ body: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer? = nil) throws -> ArraySlice<UInt8>? {
-        guard configuration.kind != .none, body.count >= Self.smallestCompressedBody else { return nil }
-        if prefix == nil && looksIncompressible(body) { return nil }
-        let bound = configuration.kind == .zstd ? ZstdCompressor.bound(body.count) : LZ4Compressor.bound(body.count)
-        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
-        let size = try scratch.withUnsafeMutableBytes { target in
-            if let zstd { return try zstd.compress(body, into: target, prefix: prefix) }
-            return try lz4.unsafelyUnwrapped.compress(body, into: target)
+    /// Compresses `body` and returns the stored bytes with their encoding, or `nil` when the body should be
+    /// stored raw. The returned slice is valid until the next call.
+    func compress(_ body: UnsafeRawBufferPointer) throws -> (ArraySlice<UInt8>, BlockFormat.Encoding)? {
+        guard body.count >= Self.smallestCompressedBody else { return nil }
+        if let zstdStream {
+            guard !sampleLooksIncompressible(body) else { return nil }
+            scratch.removeAll(keepingCapacity: true)
+            try zstdStream.compressFlushed(body, appendingTo: &scratch)
+            return (scratch[...], .zstd)
         }
-        // Keep the compressed form only when it saves at least 1/64 of the body.
-        if size >= body.count - body.count / 64 {
+        guard let lz4 else { return nil }
+        if incompressibleRun > 0 && incompressibleRun % 8 != 0 && sampleLooksIncompressible(body) {
+            incompressibleRun += 1
+            return nil
+        }
+        let bound = LZ4Compressor.bound(body.count)
+        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
+        let size = try scratch.withUnsafeMutableBytes { try lz4.compress(body, into: $0) }
+        guard pays(size, for: body.count) else {
             incompressibleRun += 1
             return nil
         }
         incompressibleRun = 0
-        return scratch[0..<size]
+        return (scratch[0..<size], .lz4)
     }
 
-    /// After an incompressible block, probes a sample with LZ4 before paying for a full compression.
-    /// Every eighth block of a run is compressed in full anyway, so a change of content is noticed.
-    private func looksIncompressible(_ body: UnsafeRawBufferPointer) -> Bool {
-        guard incompressibleRun > 0, incompressibleRun % 8 != 0 else { return false }
+    /// Compresses `body` as one zstd frame against `prefix` (as `zstd --patch-from` does), or returns `nil`
+    /// when that would not pay. No probe: a body may be new to LZ4 yet an edit of the prefix.
+    func compress(_ body: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer) throws -> ArraySlice<UInt8>? {
+        guard body.count >= Self.smallestCompressedBody else { return nil }
+        if zstdOneShot == nil { zstdOneShot = try ZstdCompressor(level: configuration.level) }
+        let bound = ZstdCompressor.bound(body.count)
+        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
+        let size = try scratch.withUnsafeMutableBytes { target in
+            try zstdOneShot.unsafelyUnwrapped.compress(body, into: target, prefix: prefix)
+        }
+        return pays(size, for: body.count) ? scratch[0..<size] : nil
+    }
+
+    /// A compressed form is kept only when it saves at least 1/64 of the body.
+    private func pays(_ size: Int, for count: Int) -> Bool { size < count - count / 64 }
+
+    /// Whether LZ4 fails to shrink a sample of `body` by 1/32: already-compressed or encrypted data.
+    private func sampleLooksIncompressible(_ body: UnsafeRawBufferPointer) -> Bool {
         let sample = UnsafeRawBufferPointer(rebasing: body[0..<min(body.count, Self.probeSize)])
         let bound = LZ4Compressor.bound(sample.count)
-        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
-        let size = scratch.withUnsafeMutableBytes { target in
+        if probeScratch.count < bound { probeScratch = [UInt8](repeating: 0, count: bound) }
+        let size = probeScratch.withUnsafeMutableBytes { target in
             (try? probe.compress(sample, into: target)) ?? sample.count
         }
-        if size >= sample.count - sample.count / 32 {
-            incompressibleRun += 1
-            return true
-        }
-        return false
+        return size >= sample.count - sample.count / 32
     }
 }
 
-/// Decompresses block bodies of any codec, reusing one zstd context.
+/// Decompresses block bodies of any encoding: one continuous zstd stream, plus a one-shot context for
+/// store-prefixed blocks.
 final class BlockDecompressor {
-    private var zstd: ZstdDecompressor?
+    private var zstdStream: ZstdDecompressor?
+    private var zstdOneShot: ZstdDecompressor?
 
     init() {}
 
@@ -96,17 +107,22 @@ final class BlockDecompressor {
         let output = [UInt8](unsafeUninitializedCapacity: rawLength) { buffer, initialized in
             do {
                 let target = UnsafeMutableRawBufferPointer(buffer)
-                if encoding == .lz4 {
+                switch encoding {
+                case .lz4:
                     written = try LZ4Decompressor.decompress(stored, into: target)
-                } else {
-                    if zstd == nil { zstd = try ZstdDecompressor() }
-                    written = try zstd.unsafelyUnwrapped.decompress(stored, into: target, prefix: prefix)
+                case .zstd:
+                    if zstdStream == nil { zstdStream = try ZstdDecompressor() }
+                    try zstdStream.unsafelyUnwrapped.decompressFlushed(stored, into: target)
+                    written = rawLength
+                case .zstdWithStorePrefix, .raw:
+                    if zstdOneShot == nil { zstdOneShot = try ZstdDecompressor() }
+                    written = try zstdOneShot.unsafelyUnwrapped.decompress(stored, into: target, prefix: prefix)
                 }
             } catch {
                 failure = error
             }
             // Only the bytes the codec wrote are initialised; a short result is refused below.
-            initialized = min(written, rawLength)
+            initialized = failure == nil ? min(written, rawLength) : 0
         }
         if let failure { throw failure }
         guard written == rawLength else {

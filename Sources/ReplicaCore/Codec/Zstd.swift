@@ -48,6 +48,36 @@ package final class ZstdCompressor {
     /// The most bytes that compressing `count` bytes can produce. Wraps `ZSTD_compressBound`.
     package static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
+    /// Compresses `source` as the next part of one continuous frame, flushed so the decoder can decode all of
+    /// it at once, and appends the output to `destination`.
+    ///
+    /// Wraps `ZSTD_compressStream2` with `ZSTD_e_flush`. Successive calls share the compression history, so a
+    /// small block compresses against everything sent before it. Do not mix with ``compress(_:into:prefix:)``
+    /// on the same context: that resets the stream.
+    package func compressFlushed(_ source: UnsafeRawBufferPointer, appendingTo destination: inout [UInt8]) throws(CodecError) {
+        var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+        let chunk = max(4096, ZSTD_CStreamOutSize())
+        while true {
+            let start = destination.count
+            destination.append(contentsOf: repeatElement(0, count: chunk))
+            var remaining = 0
+            var produced = 0
+            var failure: CodecError?
+            destination.withUnsafeMutableBytes { buffer in
+                var output = ZSTD_outBuffer(dst: buffer.baseAddress.map { $0 + start }, size: chunk, pos: 0)
+                let result = ZSTD_compressStream2(context, &output, &input, ZSTD_e_flush)
+                if ZSTD_isError(result) != 0 {
+                    failure = CodecError(call: "ZSTD_compressStream2", message: String(cString: ZSTD_getErrorName(result)))
+                }
+                remaining = result
+                produced = output.pos
+            }
+            destination.removeLast(chunk - produced)
+            if let failure { throw failure }
+            if remaining == 0 && input.pos == input.size { return }
+        }
+    }
+
     /// Compresses `source` into `destination` as one frame and returns the frame's size.
     ///
     /// Wraps `ZSTD_compress2`. With `prefix`, the frame references it as `ZSTD_CCtx_refPrefix` does
@@ -75,9 +105,12 @@ package final class ZstdCompressor {
 package final class ZstdDecompressor {
     private let context: OpaquePointer
 
+    /// The largest window a decoder accepts: 16 MiB, enough for every level up to 19.
+    package static let windowLogMax = 24
+
     /// Creates a context whose window is at most `1 << windowLogMax` bytes.
     /// - Throws: ``CodecError`` when libzstd cannot allocate.
-    package init(windowLogMax: Int = 27) throws(CodecError) {
+    package init(windowLogMax: Int = ZstdDecompressor.windowLogMax) throws(CodecError) {
         guard let context = ZSTD_createDCtx() else {
             throw CodecError(call: "ZSTD_createDCtx", message: "out of memory")
         }
@@ -88,6 +121,30 @@ package final class ZstdDecompressor {
     }
 
     deinit { ZSTD_freeDCtx(context) }
+
+    /// Decompresses the next flushed part of a continuous frame into exactly `destination.count` bytes.
+    ///
+    /// Wraps `ZSTD_decompressStream`. The context keeps the frame's history across calls.
+    /// - Throws: ``CodecError`` on corrupt input, or when the input does not yield exactly the expected bytes.
+    package func decompressFlushed(
+        _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer
+    ) throws(CodecError) {
+        var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+        var output = ZSTD_outBuffer(dst: destination.baseAddress, size: destination.count, pos: 0)
+        while input.pos < input.size || output.pos < output.size {
+            let before = (input.pos, output.pos)
+            let result = ZSTD_decompressStream(context, &output, &input)
+            if ZSTD_isError(result) != 0 {
+                throw CodecError(call: "ZSTD_decompressStream", message: String(cString: ZSTD_getErrorName(result)))
+            }
+            if (input.pos, output.pos) == before { break }
+        }
+        guard input.pos == input.size, output.pos == output.size else {
+            throw CodecError(
+                call: "ZSTD_decompressStream",
+                message: "block decoded to \(output.pos) of \(output.size) bytes using \(input.pos) of \(input.size)")
+        }
+    }
 
     /// Decompresses one frame into `destination` and returns the number of bytes written.
     ///

@@ -26,19 +26,13 @@ enum BlockFormat {
         case raw = 0
         /// One LZ4 block.
         case lz4 = 1
-        /// One zstd frame.
+        /// The next flushed part of the stream's one continuous zstd frame (`ZSTD_e_flush`): it decodes only
+        /// after every earlier zstd block of the stream, with their history.
         case zstd = 2
         /// A prefix list (u16 count, then that many fingerprints), then a zstd frame compressed with the
         /// concatenation of those store chunks as its prefix (`ZSTD_CCtx_refPrefix`). Store-backed streams only.
         case zstdWithStorePrefix = 3
 
-        init(_ codec: CodecKind) {
-            switch codec {
-            case .none: self = .raw
-            case .lz4: self = .lz4
-            case .zstd: self = .zstd
-            }
-        }
     }
 
     /// The kinds of operation in a block body, in the low two bits of each operation's varint.

@@ -185,7 +185,9 @@ public final class StreamDecoder {
             }
             _ = store
         }
-        let needed = header.windowSize + 2 * header.maximumBodySize + header.maximumBlockOutput
+        // The zstd stream keeps up to its window (at most 1 << ZstdDecompressor.windowLogMax) of history.
+        let zstdHistory = header.codec == .zstd ? 1 << ZstdDecompressor.windowLogMax : 0
+        let needed = header.windowSize + 2 * header.maximumBodySize + header.maximumBlockOutput + zstdHistory
         guard needed <= options.memoryLimit else {
             throw FormatError(
                 .limitExceeded, at: 32,
@@ -258,7 +260,7 @@ public final class StreamDecoder {
         let frame = UnsafeRawBufferPointer(rebasing: stored[reader.position...])
         return try prefix.withUnsafeBytes { prefixBytes in
             try decompressor.decompress(
-                frame, encoding: .zstd, rawLength: blockHeader.rawLength, prefix: prefixBytes)
+                frame, encoding: .zstdWithStorePrefix, rawLength: blockHeader.rawLength, prefix: prefixBytes)
         }
     }
 

@@ -208,7 +208,7 @@ public final class StreamEncoder {
         }
         var (stored, encoding) = try storePrefixedBody() ?? (nil, .raw)
         if stored == nil, let compressed = try block.body.withUnsafeBytes({ try compressor.compress($0) }) {
-            (stored, encoding) = (compressed, BlockFormat.Encoding(configuration.codec.kind))
+            (stored, encoding) = compressed
         }
         let payload = stored ?? block.body[...]
         let storedCheck = payload.withUnsafeBytes { XXHash.hash64($0) }

@@ -14,6 +14,7 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
         self.message = message
     }
 
+    /// "invalid SETTING: MESSAGE".
     public var description: String { "invalid \(setting): \(message)" }
 }
 
@@ -30,6 +31,7 @@ public struct CodecError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// "CALL failed: MESSAGE".
     public var description: String { "\(call) failed: \(message)" }
 }
 
@@ -79,6 +81,7 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The stream's fingerprints were keyed with a key the decoder was not given.
         public static let wrongKey = Code(.wrongKey)
 
+        /// The code in words, for example "truncated stream".
         public var description: String { value.rawValue }
     }
 
@@ -96,6 +99,7 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// "CODE at offset N: MESSAGE", the form the CLI prints after the file name.
     public var description: String { "\(code) at offset \(offset): \(message)" }
 }
 
@@ -107,5 +111,6 @@ public struct ChunkStoreError: Error, Hashable, Sendable, CustomStringConvertibl
     /// Creates a store error.
     public init(_ message: String) { self.message = message }
 
+    /// The message.
     public var description: String { message }
 }

@@ -7,6 +7,7 @@ public enum CodecKind: UInt8, Hashable, Sendable, CaseIterable, CustomStringConv
     /// Zstandard: the best ratio per CPU second.
     case zstd = 2
 
+    /// The codec's name as the CLI spells it.
     public var description: String {
         switch self {
         case .none: "none"
@@ -62,5 +63,6 @@ public struct CodecConfiguration: Hashable, Sendable, CustomStringConvertible {
         do { return try CodecConfiguration(.zstd, level: 3) } catch { preconditionFailure("\(error)") }
     }()
 
+    /// For example "zstd level 3".
     public var description: String { kind == .none ? "none" : "\(kind) level \(level)" }
 }

@@ -54,6 +54,7 @@ public struct Fingerprint: Hashable, Comparable, Sendable, CustomStringConvertib
     /// The first 8 hex digits, for messages.
     public var shortDescription: String { String(description.prefix(8)) }
 
+    /// Orders by the 128-bit value, high half first.
     public static func < (lhs: Fingerprint, rhs: Fingerprint) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }

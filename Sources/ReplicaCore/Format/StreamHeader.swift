@@ -9,7 +9,9 @@ public struct StreamHeader: Hashable, Sendable {
 
     /// Feature flags in byte 5. A decoder refuses a stream with a flag it does not know.
     public struct Flags: OptionSet, Hashable, Sendable {
+        /// The flag byte.
         public let rawValue: UInt8
+        /// Creates flags from the flag byte.
         public init(rawValue: UInt8) { self.rawValue = rawValue }
         /// References by fingerprint into a named chunk store may appear.
         public static let storeBacked = Flags(rawValue: 1 << 0)

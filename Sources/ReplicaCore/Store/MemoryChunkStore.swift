@@ -5,7 +5,9 @@ import Synchronization
 /// Thread-safe: one mutex guards the map and the recency list, so it can be shared between an encoder, a
 /// decoder and the tunnel's event loops. `get` and `put` both count as a use.
 public final class MemoryChunkStore: ChunkStore {
+    /// The identity given at creation.
     public let storeID: StoreID
+    /// The most bytes of chunk data held; older chunks are evicted beyond it.
     public let capacity: Int
     private let state: Mutex<LRUState>
 
@@ -20,10 +22,12 @@ public final class MemoryChunkStore: ChunkStore {
         self.state = Mutex(LRUState())
     }
 
+    /// Whether the chunk is held. Does not count as a use.
     public func contains(_ fingerprint: Fingerprint) -> Bool {
         state.withLock { $0.slotOf[fingerprint] != nil }
     }
 
+    /// The chunk's bytes, marking it most recently used.
     public func get(_ fingerprint: Fingerprint) -> [UInt8]? {
         state.withLock { state in
             guard let slot = state.slotOf[fingerprint] else { return nil }
@@ -32,6 +36,8 @@ public final class MemoryChunkStore: ChunkStore {
         }
     }
 
+    /// Stores a copy of the chunk (or marks it used if held), then evicts the least recently used chunks
+    /// beyond the capacity. A chunk larger than the capacity is not stored.
     public func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) {
         guard bytes.count <= capacity else { return }
         let copy = [UInt8](bytes)
@@ -46,17 +52,21 @@ public final class MemoryChunkStore: ChunkStore {
         }
     }
 
+    /// Drops the chunk if held.
     public func remove(_ fingerprint: Fingerprint) {
         state.withLock { state in
             if let slot = state.slotOf[fingerprint] { state.unlink(slot, free: true) }
         }
     }
 
+    /// The chunk inserted right after this one, while both are held.
     public func successor(of fingerprint: Fingerprint) -> Fingerprint? {
         state.withLock { state in state.slotOf[fingerprint].flatMap { state.slots[$0].successor } }
     }
 
+    /// The bytes of chunk data held.
     public var storedBytes: Int { state.withLock { $0.storedBytes } }
+    /// The number of chunks held.
     public var count: Int { state.withLock { $0.slotOf.count } }
 }
 

@@ -40,6 +40,7 @@ public struct StoreID: Hashable, Sendable, CustomStringConvertible {
         return StoreID(uncheckedBytes: bytes)
     }
 
+    /// The UUID form, `8-4-4-4-12` lowercase hex digits.
     public var description: String {
         let hex = bytes.map { byte in
             let digits = String(byte, radix: 16)

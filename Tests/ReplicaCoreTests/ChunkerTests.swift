@@ -60,6 +60,12 @@ struct ChunkerTests {
             != Self.chunkLengths(input, seeded, pieces: [input[...]]))
     }
 
+    @Test("the defaults are what the checked initialisers build")
+    func defaultIsValid() throws {
+        #expect(ChunkerConfiguration.default == (try ChunkerConfiguration(averageSize: 8 << 10)))
+        #expect(CodecConfiguration.default == (try CodecConfiguration(.zstd, level: 3)))
+    }
+
     @Test("invalid settings are refused with the setting's name")
     func invalidSettings() {
         func setting(_ body: () throws -> ChunkerConfiguration) -> String? {

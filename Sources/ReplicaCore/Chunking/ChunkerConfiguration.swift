@@ -108,9 +108,21 @@ public struct ChunkerConfiguration: Hashable, Sendable {
     }
 
     /// Replica's default: FastCDC 2020 at an average of 8 KiB (2 KiB to 32 KiB), normalisation 1.
-    public static let `default`: ChunkerConfiguration = {
-        do { return try ChunkerConfiguration(averageSize: 8 << 10) } catch { preconditionFailure("\(error)") }
-    }()
+    public static let `default` = ChunkerConfiguration(
+        checked: .v2020, minimumSize: 2 << 10, averageSize: 8 << 10, maximumSize: 32 << 10, normalization: 1, seed: 0)
+
+    /// For constants that the tests show to be valid (`defaultIsValid`).
+    private init(
+        checked variant: Variant, minimumSize: Int, averageSize: Int, maximumSize: Int, normalization: Int,
+        seed: UInt64
+    ) {
+        self.variant = variant
+        self.minimumSize = minimumSize
+        self.averageSize = averageSize
+        self.maximumSize = maximumSize
+        self.normalization = normalization
+        self.seed = seed
+    }
 
     /// `round(log2(averageSize))`, as fastcdc-rs computes it.
     static func maskBits(_ averageSize: Int) -> Int {

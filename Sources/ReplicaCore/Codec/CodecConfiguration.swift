@@ -59,9 +59,13 @@ public struct CodecConfiguration: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// zstd at level 3: Replica's default.
-    public static let `default`: CodecConfiguration = {
-        do { return try CodecConfiguration(.zstd, level: 3) } catch { preconditionFailure("\(error)") }
-    }()
+    public static let `default` = CodecConfiguration(checked: .zstd, level: 3)
+
+    /// For constants that the tests show to be valid.
+    private init(checked kind: CodecKind, level: Int) {
+        self.kind = kind
+        self.level = level
+    }
 
     /// For example "zstd level 3".
     public var description: String { kind == .none ? "none" : "\(kind) level \(level)" }

@@ -16,7 +16,7 @@ struct ProgressTests {
         #expect(outcome.status == 0, "\(outcome.stdoutText)")
         let text = outcome.stdoutText
         let line = try #require(text.components(separatedBy: Self.erase).first { $0.hasPrefix("big.bin: ") })
-        #expect(line.contains(" / 4 MiB "), "\(line)")
+        #expect(line.contains(" / 4.00 MiB "), "\(line)")
         #expect(line.contains("%, "), "\(line)")
         #expect(line.contains(" MB/s"), "\(line)")
         #expect(line.contains(", ratio "), "\(line)")

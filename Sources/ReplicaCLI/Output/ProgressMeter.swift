@@ -37,9 +37,9 @@ final class ProgressMeter {
         guard elapsed >= delay else { return }
         if let lastDraw, now - lastDraw < .milliseconds(200) { return }
         lastDraw = now
-        var line = "\(label): \(TextFormat.bytes(consumed))"
+        var line = "\(label): \(TextFormat.bytes(consumed, fixed: true))"
         if let total, total > 0 {
-            line += " / \(TextFormat.bytes(total)) \(TextFormat.percent(Double(consumed) / Double(total)))"
+            line += " / \(TextFormat.bytes(total, fixed: true)) \(TextFormat.percent(Double(consumed) / Double(total)))"
         }
         line += ", \(TextFormat.rate(statistics.contentBytes, over: elapsed))"
         if statistics.blocks > 0 { line += ", ratio \(TextFormat.fixed(statistics.ratio, digits: 2))" }

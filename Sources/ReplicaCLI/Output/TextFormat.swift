@@ -17,8 +17,8 @@ enum TextFormat {
         return "\(sign)\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
-    /// A size in binary units: `512 B`, `8.0 KiB`, `1.50 GiB`.
-    static func bytes(_ count: UInt64) -> String {
+    /// A size in binary units: `512 B`, `8 KiB`, `1.50 GiB`; whole units lose their decimals unless `fixed`.
+    static func bytes(_ count: UInt64, fixed keepDecimals: Bool = false) -> String {
         let units = ["KiB", "MiB", "GiB", "TiB", "PiB"]
         guard count >= 1024 else { return "\(count) B" }
         var value = Double(count) / 1024
@@ -27,7 +27,9 @@ enum TextFormat {
             value /= 1024
             unit += 1
         }
-        if count % (1 << (10 * (unit + 1))) == 0 { return "\(count >> (10 * (unit + 1))) \(units[unit])" }
+        if !keepDecimals && count % (1 << (10 * (unit + 1))) == 0 {
+            return "\(count >> (10 * (unit + 1))) \(units[unit])"
+        }
         return fixed(value, digits: value < 10 ? 2 : 1) + " " + units[unit]
     }
 

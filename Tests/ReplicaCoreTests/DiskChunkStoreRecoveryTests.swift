@@ -65,6 +65,24 @@ struct DiskChunkStoreRecoveryTests {
         #expect(store.statistics.chunkBytes == chunks.reduce(0) { $0 + $1.1.count } - chunks[1].1.count - chunks[70].1.count)
     }
 
+    @Test("periodic snapshots bound the scan after a crash")
+    func periodicSnapshots() throws {
+        let fixture = StoreFixture()
+        let chunks = StoreFixture.chunks(600, seed: 41)
+        let options = try DiskChunkStore.Options(capacity: 64 << 20, segmentSize: 1 << 20, snapshotInterval: 1 << 20)
+        do {
+            let store = try DiskChunkStore(directory: fixture.directory, options: options)
+            for (fingerprint, bytes) in chunks { try store.put(bytes, as: fingerprint) }
+            store.simulateCrash()
+        }
+        let store = try DiskChunkStore(directory: fixture.directory, options: options)
+        let recovery = store.statistics.recovery
+        #expect(recovery.usedSnapshot)
+        #expect(recovery.bytesScanned < (1 << 20) + (64 << 10))
+        #expect(store.count == chunks.count)
+        for (fingerprint, bytes) in chunks.suffix(20) { #expect(try store.get(fingerprint) == bytes) }
+    }
+
     @Test("a torn last record is cut off and everything before it survives", arguments: [1, 47, 48, 200, 1000])
     func tornTail(cut: Int) throws {
         let fixture = StoreFixture()

@@ -125,6 +125,20 @@ struct DiskChunkStoreTests {
         #expect(throws: ChunkStoreError.self) { _ = try DiskChunkStore(directory: fixture.directory + "/none", options: options) }
     }
 
+    @Test("a keyed store verifies reads with its key")
+    func keyed() throws {
+        let fixture = StoreFixture()
+        let fingerprinter = try Fingerprinter(key: Array(repeating: 7, count: 32))
+        let store = try fixture.open(fingerprinter: fingerprinter)
+        let bytes = TestCorpus.random(5000, seed: 8)
+        try store.put(bytes, as: fingerprinter.fingerprint(bytes))
+        #expect(try store.get(fingerprinter.fingerprint(bytes)) == bytes)
+        // Stored under the plain fingerprint, the bytes cannot be vouched for by the keyed one: reported missing.
+        try store.put(bytes, as: Fingerprinter().fingerprint(bytes))
+        #expect(try store.get(Fingerprinter().fingerprint(bytes)) == nil)
+        #expect(store.statistics.quarantined == 1)
+    }
+
     @Test("options are checked")
     func options() {
         #expect(throws: ConfigurationError.self) { _ = try DiskChunkStore.Options(capacity: 1000) }

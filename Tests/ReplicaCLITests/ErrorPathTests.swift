@@ -182,3 +182,18 @@ struct ErrorPathTests {
         #expect(try cli.listing() == ["a.txt", "a.txt.rpl"])
     }
 }
+
+/// Special files as outputs.
+@Suite("replica special outputs")
+struct SpecialOutputTests {
+    @Test("-o /dev/null writes in place: no -f needed, the device survives, --rm keeps the source")
+    func devNull() throws {
+        let cli = try ErrorPathTests.prepared()
+        defer { cli.cleanUp() }
+        let outcome = try cli.run(["-d", "--rm", "-o", "/dev/null", "a.txt.rpl"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
+        #expect(type == .typeCharacterSpecial)
+        #expect(try cli.listing() == ["a.txt", "a.txt.rpl"])
+    }
+}

@@ -38,7 +38,7 @@ struct Transcoder {
     }
 
     private func transcode(_ path: String) -> Bool {
-        var pendingFile: AtomicFile?
+        var pendingFile: (any OutputFile)?
         var progress: ProgressMeter?
         do {
             let input = try InputFile(path: path)
@@ -55,10 +55,14 @@ struct Transcoder {
                 }
                 sink = StandardOutput()
             case .file(let target):
-                try checkTarget(target, input: input)
-                let permissions =
-                    input.isStandardInput ? 0o666 & ~Posix.creationMask() : input.status.permissions
-                let file = try AtomicFile(path: target, permissions: permissions)
+                let file: any OutputFile
+                if try checkTarget(target, input: input) {
+                    file = try SpecialFile(path: target)
+                } else {
+                    let permissions =
+                        input.isStandardInput ? 0o666 & ~Posix.creationMask() : input.status.permissions
+                    file = try AtomicFile(path: target, permissions: permissions)
+                }
                 pendingFile = file
                 sink = file
             }
@@ -69,8 +73,9 @@ struct Transcoder {
             try StreamPump.run(input, through: transform, to: sink, progress: progress)
             progress?.clear()
             try pendingFile?.commit()
+            let wroteRegularFile = pendingFile is AtomicFile
             pendingFile = nil
-            if options.removeSource, case .file = destination, !input.isStandardInput {
+            if options.removeSource, wroteRegularFile, !input.isStandardInput {
                 try Posix.removeFile(path)
             }
             if options.reporting.verbose {
@@ -107,12 +112,16 @@ struct Transcoder {
     }
 
     /// Refuses to overwrite the input (even with `-f`), a directory, or an existing file without `-f`.
-    private func checkTarget(_ target: String, input: InputFile) throws(FileError) {
-        guard let existing = try Posix.status(ofPath: target) else { return }
+    ///
+    /// - Returns: whether the target is a special file (`/dev/null`, a FIFO), which is written in place.
+    private func checkTarget(_ target: String, input: InputFile) throws(FileError) -> Bool {
+        guard let existing = try Posix.status(ofPath: target) else { return false }
         if existing.isSameFile(as: input.status) {
             throw FileError(path: target, message: "is the input file; refusing to overwrite it")
         }
         if existing.isDirectory { throw FileError(path: target, message: "is a directory") }
+        if !existing.isRegularFile { return true }
         if !options.force { throw FileError(path: target, message: "already exists (use -f to overwrite)") }
+        return false
     }
 }

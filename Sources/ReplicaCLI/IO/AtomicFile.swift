@@ -1,9 +1,45 @@
+/// A file being written: finished with ``commit()``, or abandoned with ``discard()``.
+protocol OutputFile: ByteSink {
+    /// Finishes the file.
+    func commit() throws(FileError)
+    /// Abandons the file after a failure.
+    func discard()
+}
+
+/// An existing special file (`/dev/null`, a FIFO, a terminal) written in place: it cannot be replaced by a
+/// rename, and replacing a device node with a regular file would be wrong.
+final class SpecialFile: OutputFile {
+    private let path: String
+    private let descriptor: Int32
+    private var isOpen = true
+
+    /// Opens `path` for writing.
+    init(path: String) throws(FileError) {
+        self.path = path
+        descriptor = try Posix.openForWriting(path)
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>) throws(FileError) {
+        try Posix.writeAll(descriptor, bytes, path: path)
+    }
+
+    func commit() throws(FileError) {
+        isOpen = false
+        try Posix.closeDescriptor(descriptor, path: path)
+    }
+
+    func discard() {
+        if isOpen { try? Posix.closeDescriptor(descriptor, path: path) }
+        isOpen = false
+    }
+}
+
 /// An output file that appears at its path complete or not at all.
 ///
 /// Bytes go to a hidden temporary file in the target's directory (so the final rename stays on one file
 /// system); ``commit()`` renames it over the target, and ``discard()`` removes it. The temporary file is
 /// registered with ``PendingOutputs``, so a signal removes it too.
-final class AtomicFile: ByteSink {
+final class AtomicFile: OutputFile {
     /// The path the file will have once committed.
     let path: String
     /// Where the bytes are written until then.

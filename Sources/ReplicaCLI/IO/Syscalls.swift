@@ -66,6 +66,11 @@ enum Posix {
         Int32(try retrying(path) { open(path, O_RDONLY | O_CLOEXEC) })
     }
 
+    /// Opens an existing `path` for writing, without truncating or creating it. Wraps `open(2)`.
+    static func openForWriting(_ path: String) throws(FileError) -> Int32 {
+        Int32(try retrying(path) { open(path, O_WRONLY | O_CLOEXEC) })
+    }
+
     /// Creates `path`, which must not exist, for writing. Wraps `open(2)` with `O_CREAT | O_EXCL`.
     static func createExclusive(_ path: String, permissions: UInt32) throws(FileError) -> Int32 {
         Int32(try retrying(path) { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(permissions)) })

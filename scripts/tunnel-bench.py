@@ -12,6 +12,7 @@ Everything runs on 127.0.0.1, bounded in size and time; every process it starts 
 import os, socket, subprocess, sys, threading, time
 
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
+EXTRA = sys.argv[2:]  # more tunnel options for both ends, e.g. --codec lz4
 BASE = 27100
 SINK, ECHO, RELAY, TUNNEL, LOCAL_SINK, LOCAL_ECHO = (BASE + i for i in range(6))
 procs = []
@@ -82,6 +83,25 @@ def latency(port, rounds=3000):
     return samples[len(samples) // 2] * 1e6, samples[int(len(samples) * 0.99)] * 1e6
 
 
+def start_tunnel():
+    """Starts a fresh tunnel pair (empty stores) and returns (client, server)."""
+    server = start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}",
+                    "--allow", f"127.0.0.1:{SINK},127.0.0.1:{ECHO}", "--quiet"] + EXTRA)
+    wait_port(TUNNEL)
+    client = start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}",
+                    "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}", "--quiet"] + EXTRA)
+    wait_port(LOCAL_SINK)
+    time.sleep(0.5)
+    return client, server
+
+
+def stop(*processes):
+    for p in processes:
+        p.terminate()
+        p.wait(timeout=10)
+    time.sleep(0.3)
+
+
 def rss(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -95,15 +115,10 @@ def main():
     start(["socat", "-u", f"TCP-LISTEN:{SINK},reuseaddr,fork,backlog=256", "OPEN:/dev/null"])
     start([sys.executable, "-c", ECHO_SERVER, str(ECHO)])
     start(["socat", f"TCP-LISTEN:{RELAY},reuseaddr,fork", f"TCP:127.0.0.1:{SINK}"])
-    server = start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}",
-                    "--allow", f"127.0.0.1:{SINK},127.0.0.1:{ECHO}", "--quiet"])
-    client = start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}",
-                    "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}", "--quiet"])
-    for port in (SINK, ECHO, RELAY, TUNNEL, LOCAL_SINK, LOCAL_ECHO):
+    for port in (SINK, ECHO, RELAY):
         wait_port(port)
-    time.sleep(0.5)
-    print(f"replica: {REPLICA}")
-    print(f"idle RSS: client {rss(client.pid):.1f} MiB, server {rss(server.pid):.1f} MiB")
+    client, server = start_tunnel()
+    print(f"replica: {REPLICA} {' '.join(EXTRA)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     data = os.urandom(size)
     print(f"\n1. throughput, {size >> 20} MiB of os.urandom (incompressible), best of 3:")
@@ -122,7 +137,10 @@ def main():
         p50, p99 = latency(port)
         print(f"   {name:8s} p50 {p50:7.1f} us   p99 {p99:7.1f} us")
 
-    print("\n3. memory")
+    print("\n3. memory (a fresh pair: its stores and windows start empty)")
+    stop(client, server)
+    client, server = start_tunnel()
+    print(f"   no flows:         client {rss(client.pid):.1f} MiB, server {rss(server.pid):.1f} MiB")
     idle = []
     for i in range(1000):
         s = socket.create_connection(("127.0.0.1", LOCAL_ECHO))
@@ -134,7 +152,8 @@ def main():
     print(f"   1,000 idle flows: client {rss(client.pid):.1f} MiB, server {rss(server.pid):.1f} MiB")
     for s in idle:
         s.close()
-    time.sleep(1)
+    stop(client, server)
+    client, server = start_tunnel()
     peak = [0.0, 0.0]
     stop = threading.Event()
 

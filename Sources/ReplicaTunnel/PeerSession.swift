@@ -50,6 +50,10 @@ final class PeerSession: ChannelInboundHandler {
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     private var keepalive: RepeatedTask?
     private var draining = false
+    /// Batches in a row that compressed by less than 1/32 and referenced nothing before a flow goes plain.
+    static let plainAfter = 8
+    /// Plain batches between two probes through the engine.
+    static let probeEvery = 32
     private var needsFlush = false
 
     /// Called once when the handshake completes.
@@ -378,13 +382,22 @@ final class PeerSession: ChannelInboundHandler {
                 merged.writeBuffer(&next)
             }
             let data: TunnelData
-            do {
-                data = try encoder.encode(merged)
-            } catch {
-                fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
-                return
-            }
             let length = merged.readableBytes
+            if stream.incompressibleStreak >= Self.plainAfter, stream.plainBatches < Self.probeEvery {
+                // The flow looks like TLS or media: carry it past the engine, probing again now and then.
+                data = .plain(merged)
+                stream.plainBatches += 1
+            } else {
+                do {
+                    data = try encoder.encode(merged)
+                } catch {
+                    fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
+                    return
+                }
+                let gained = data.encoded.readableBytes < length - length / 32
+                stream.incompressibleStreak = data.references.isEmpty && !gained ? stream.incompressibleStreak + 1 : 0
+                stream.plainBatches = 0
+            }
             stream.pendingBytes -= length
             stream.sendCredit -= length
             stream.outstanding += length
@@ -393,6 +406,7 @@ final class PeerSession: ChannelInboundHandler {
             let encoderStatistics = encoder.statistics
             statistics.update {
                 $0.applicationBytesSent += UInt64(length)
+                if data.isPlain { $0.plainBytesSent += UInt64(length) }
                 $0.chunks = encoderStatistics.chunks
                 $0.chunkHits = encoderStatistics.windowReferences + encoderStatistics.storeReferences
             }
@@ -453,6 +467,10 @@ final class PeerSession: ChannelInboundHandler {
     // MARK: Data from the peer
 
     private func received(_ data: TunnelData, on id: UInt32) {
+        guard !data.isPlain else {
+            deliver(data, on: id)
+            return
+        }
         let missing = decoder.missingReferences(data)
         guard missing.isEmpty else {
             statistics.update {
@@ -507,7 +525,7 @@ final class PeerSession: ChannelInboundHandler {
     private func deliver(_ data: TunnelData, on id: UInt32) {
         let bytes: ByteBuffer
         do {
-            bytes = try decoder.decode(data)
+            bytes = data.isPlain ? try LinkDecoder.verifyPlain(data) : try decoder.decode(data)
         } catch {
             if error.code == .checksumMismatch, let stream = streams[id] {
                 logger("stream \(id) from \(peerName): \(error); resetting it")
@@ -666,6 +684,10 @@ final class TunnelStream {
     var peerHalfClosed = false
     var reading = false
     var starved = false
+    /// Encoded batches in a row that neither compressed nor deduplicated.
+    var incompressibleStreak = 0
+    /// Plain batches since the last probe through the engine.
+    var plainBatches = 0
 
     init(id: UInt32, window: Int) {
         self.id = id

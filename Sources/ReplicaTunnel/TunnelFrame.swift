@@ -145,14 +145,29 @@ public struct TunnelData: Hashable, Sendable {
     public var checksum: UInt64
     /// The store references the encoded payload makes, so the receiver can fetch any it lacks first.
     public var references: [Fingerprint]
-    /// Bytes of the direction's Replica stream: whole blocks (and, in the first frame, the stream header).
+    /// Bytes of the direction's Replica stream: whole blocks (and, in the first frame, the stream header), or
+    /// the application bytes themselves when ``isPlain``.
     public var encoded: ByteBuffer
+    /// Whether the payload bypassed the engine (a flow found incompressible): `encoded` holds the bytes as they
+    /// are, and the direction's decoder does not see them. Flag bit 0 of the frame header.
+    public var isPlain: Bool
 
     /// Creates a data payload.
-    public init(decodedLength: UInt32, checksum: UInt64, references: [Fingerprint], encoded: ByteBuffer) {
+    public init(
+        decodedLength: UInt32, checksum: UInt64, references: [Fingerprint], encoded: ByteBuffer, isPlain: Bool = false
+    ) {
         self.decodedLength = decodedLength
         self.checksum = checksum
         self.references = references
         self.encoded = encoded
+        self.isPlain = isPlain
+    }
+
+    /// A payload that carries `bytes` past the engine, with their checksum.
+    public static func plain(_ bytes: ByteBuffer) -> TunnelData {
+        let checksum = bytes.withUnsafeReadableBytes { LinkChecksum.of($0) }
+        return TunnelData(
+            decodedLength: UInt32(bytes.readableBytes), checksum: checksum, references: [], encoded: bytes,
+            isPlain: true)
     }
 }

@@ -11,6 +11,8 @@ public struct TunnelFrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     /// The largest payload accepted.
     public let frameLimit: Int
+    /// The DATA flag for a payload that bypassed the engine.
+    static let plainFlag: UInt8 = 1
 
     /// Creates a decoder.
     ///
@@ -29,7 +31,7 @@ public struct TunnelFrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard let kind = TunnelFrame.Kind(rawValue: typeCode) else {
             throw TunnelError(.protocolViolation, "unknown frame type 0x\(String(typeCode, radix: 16))")
         }
-        guard flags == 0 else {
+        guard flags == 0 || (kind == .data && flags == Self.plainFlag) else {
             throw TunnelError(.protocolViolation, "\(kind) frame has flags 0x\(String(flags, radix: 16)), expected 0")
         }
         guard kind.isStreamFrame == (stream != 0) else {
@@ -44,7 +46,14 @@ public struct TunnelFrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard buffer.readableBytes >= size + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: size)
         guard var payload = buffer.readSlice(length: Int(length)) else { return nil }
-        let frame = try Self.parse(kind, stream: stream, payload: &payload)
+        var frame = try Self.parse(kind, stream: stream, payload: &payload)
+        if flags == Self.plainFlag, case .data(let id, var data) = frame {
+            guard data.references.isEmpty, data.encoded.readableBytes == Int(data.decodedLength) else {
+                throw TunnelError(.protocolViolation, "plain DATA on stream \(id) with references or a wrong length")
+            }
+            data.isPlain = true
+            frame = .data(stream: id, data)
+        }
         guard payload.readableBytes == 0 else {
             throw TunnelError(.protocolViolation, "\(kind) frame has \(payload.readableBytes) trailing bytes")
         }
@@ -195,7 +204,11 @@ extension ByteBuffer {
     public mutating func writeTunnelFrame(_ frame: TunnelFrame) -> Int {
         let start = writerIndex
         writeInteger(frame.kind.rawValue)
-        writeInteger(UInt8(0))
+        if case .data(_, let data) = frame, data.isPlain {
+            writeInteger(TunnelFrameDecoder.plainFlag)
+        } else {
+            writeInteger(UInt8(0))
+        }
         writeInteger(frame.stream)
         let lengthIndex = writerIndex
         writeInteger(UInt32(0))

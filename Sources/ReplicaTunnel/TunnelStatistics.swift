@@ -6,6 +6,9 @@ public struct TunnelStatistics: Hashable, Sendable, CustomStringConvertible {
     public var applicationBytesSent: UInt64 = 0
     /// Application bytes received from the peer and delivered to local connections.
     public var applicationBytesReceived: UInt64 = 0
+    /// Application bytes sent past the engine because their flow looked incompressible (part of
+    /// ``applicationBytesSent``).
+    public var plainBytesSent: UInt64 = 0
     /// Bytes written to the peer link (frames of every kind).
     public var wireBytesSent: UInt64 = 0
     /// Bytes read from the peer link.
@@ -37,7 +40,7 @@ public struct TunnelStatistics: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         "app out \(applicationBytesSent) in \(applicationBytesReceived), wire out \(wireBytesSent) in "
-            + "\(wireBytesReceived), ratio \((reductionRatio * 100).rounded() / 100), chunks \(chunks) hits "
+            + "\(wireBytesReceived), plain out \(plainBytesSent), ratio \((reductionRatio * 100).rounded() / 100), chunks \(chunks) hits "
             + "\(chunkHits) misses \(chunkMisses) asks \(chunkRequests) retransmitted \(chunksRetransmitted), "
             + "flows active \(activeFlows) opened \(openedFlows) reset \(resetFlows)"
     }

@@ -100,3 +100,13 @@ enum Payload {
         #expect(!decoder.supply(Fingerprint(high: 1, low: 2), [1, 2, 3]))
     }
 }
+
+@Suite struct PlainDataTests {
+    @Test func plainPayloadsAreVerified() throws {
+        let bytes = ByteBuffer(bytes: Payload.random(1000, seed: 11))
+        var data = TunnelData.plain(bytes)
+        #expect(try LinkDecoder.verifyPlain(data) == bytes)
+        data.checksum ^= 1
+        #expect(throws: TunnelError.self) { try LinkDecoder.verifyPlain(data) }
+    }
+}

@@ -19,6 +19,7 @@ let sampleFrames: [TunnelFrame] = [
             references: [Fingerprint(high: 1, low: 2), Fingerprint(high: .max, low: 0)],
             encoded: ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7]))),
     .data(stream: 5, TunnelData(decodedLength: 0, checksum: 0, references: [], encoded: ByteBuffer())),
+    .data(stream: 13, .plain(ByteBuffer(bytes: [4, 5, 6]))),
     .windowUpdate(stream: 7, increment: .max),
     .halfClose(stream: 9),
     .reset(stream: 11, code: .targetRefused, reason: ""),
@@ -102,6 +103,7 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
         ([0x12, 0, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 1], .frameTooLarge),  // WINDOW_UPDATE longer than 4
         ([0x01, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0x47, 0x45, 0x54, 0x20], .handshakeFailed),  // "GET "
         ([0x30, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0], .protocolViolation),  // empty chunk request
+        ([0x11, 1, 0, 0, 0, 1, 0, 0, 0, 15] + [0, 0, 0, 2] + [UInt8](repeating: 0, count: 10) + [7], .protocolViolation),  // plain DATA, wrong length
     ] as [([UInt8], TunnelError.Code)])
     func malformedFramesAreNamed(bytes: [UInt8], code: TunnelError.Code) {
         let (frames, error) = decodeOnChannel(ByteBuffer(bytes: bytes), step: 1)

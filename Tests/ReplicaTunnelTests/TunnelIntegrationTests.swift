@@ -67,6 +67,9 @@ import Testing
             let outcome = try await runFlow(port: pair.localPort, payload: payload, group: group)
             #expect((outcome).mismatch(payload) == nil, "round \(round) \(pair.log.text)")
         }
+        // Random flows stop going through the engine after a few batches that neither compress nor deduplicate.
+        let statistics = try #require(pair.client.statistics())
+        #expect(statistics.plainBytesSent > 0)
         slow.cancel()
         await pair.shutdown()
         _ = await slow.result

@@ -41,6 +41,18 @@ public final class LinkDecoder {
         pinned.supply(fingerprint, bytes)
     }
 
+    /// Verifies a plain (engine-bypassing) payload's length and checksum.
+    ///
+    /// - Returns: the bytes, safe to deliver.
+    /// - Throws: ``TunnelError`` `checksumMismatch`.
+    public static func verifyPlain(_ data: TunnelData) throws(TunnelError) -> ByteBuffer {
+        let checksum = data.encoded.withUnsafeReadableBytes { LinkChecksum.of($0) }
+        guard data.encoded.readableBytes == Int(data.decodedLength), checksum == data.checksum else {
+            throw TunnelError(.checksumMismatch, "a plain DATA frame does not match its length or checksum")
+        }
+        return data.encoded
+    }
+
     /// Decodes one DATA payload whose references are all pinned, and verifies its length and checksum.
     ///
     /// - Returns: the decoded bytes, safe to deliver.

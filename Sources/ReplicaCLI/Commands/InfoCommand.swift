@@ -12,29 +12,21 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     @OptionGroup
-    var limits: DecoderLimitOptions
-
-    @OptionGroup
-    var reporting: ReportingOptions
-
-    @OptionGroup
-    var storeOption: StreamReading.StoreOption
+    var options: StreamReading.Options
 
     @Argument(help: "Files to inspect; none or - reads stdin.")
     var files: [String] = []
 
     func run() throws {
         let output = TextOutput()
-        let succeeded = try storeOption.withStore { store in
-            StreamReading.forEach(files, limits: limits, reporting: reporting, store: store) { result in
-                guard let header = result.decoder.header else {
-                    throw FileError(path: result.input.displayName, message: "the stream has no header")
-                }
-                let report = StreamReport(
-                    name: result.input.displayName, header: header, statistics: result.decoder.statistics)
-                for line in json ? [report.json] : report.lines { try output.line(line) }
-                try output.flush()
+        let succeeded = try StreamReading.forEach(files, options: options) { result in
+            guard let header = result.decoder.header else {
+                throw FileError(path: result.input.displayName, message: "the stream has no header")
             }
+            let report = StreamReport(
+                name: result.input.displayName, header: header, statistics: result.decoder.statistics)
+            for line in json ? [report.json] : report.lines { try output.line(line) }
+            try output.flush()
         }
         guard succeeded else { throw ExitCode.failure }
     }

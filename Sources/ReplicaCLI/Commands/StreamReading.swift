@@ -3,21 +3,19 @@ import ReplicaCore
 
 /// Decodes a whole `.rpl` input without writing its content: the work `test` and `info` share.
 enum StreamReading {
-    /// `--store DIR` for test and info: the store a store-backed stream references.
-    struct StoreOption: ParsableArguments {
+    /// The options test and info share: the decoder's limit, `-q`/`-v`, and the store of store-backed streams.
+    struct Options: ParsableArguments {
+        @OptionGroup
+        var limits: DecoderLimitOptions
+
+        @OptionGroup
+        var reporting: ReportingOptions
+
         @Option(
             help: ArgumentHelp(
                 "The store a store-backed stream references; new chunks are added, as decompress does.",
                 valueName: "dir"))
         var store: String?
-
-        /// Opens the store (if one was named), runs `body` with it, and closes it.
-        func withStore(_ body: ((any ChunkWriting)?) throws -> Bool) throws -> Bool {
-            let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
-            let succeeded = try body(chunkStore)
-            try chunkStore?.close()
-            return succeeded
-        }
     }
 
     /// What a full read of one stream found.
@@ -31,26 +29,26 @@ enum StreamReading {
     /// failure as `replica: PATH: message`.
     ///
     /// - Returns: whether every input was read and handled without error.
-    static func forEach(
-        _ paths: [String], limits: DecoderLimitOptions, reporting: ReportingOptions, store: (any ChunkWriting)?,
-        _ body: (Result) throws -> Void
-    ) -> Bool {
+    /// - Throws: ``ChunkStoreError`` when the store cannot be opened or closed.
+    static func forEach(_ paths: [String], options: Options, _ body: (Result) throws -> Void) throws -> Bool {
+        let store = try options.store.map { try DiskChunkStore(directory: $0) }
         var succeeded = true
         for path in paths.isEmpty ? ["-"] : paths {
             do {
-                try body(read(path, limits: limits, reporting: reporting, store: store))
+                try body(read(path, limits: options.limits, reporting: options.reporting, store: store))
             } catch {
                 Diagnostics.report(error, path: path == "-" ? "stdin" : path)
                 succeeded = false
             }
         }
+        try store?.close()
         return succeeded
     }
 
     /// Opens `path` (or stdin for `-`) and decodes all of it, verifying every checksum.
     ///
     /// - Throws: ``FileError`` for I/O and a terminal on stdin, ``FormatError`` for a bad stream.
-    static func read(
+    private static func read(
         _ path: String, limits: DecoderLimitOptions, reporting: ReportingOptions, store: (any ChunkWriting)?
     ) throws -> Result {
         let input = try InputFile(path: path)

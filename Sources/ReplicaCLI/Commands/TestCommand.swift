@@ -9,31 +9,23 @@ struct TestCommand: ParsableCommand {
         discussion: "Example: replica test big.log.rpl   (prints big.log.rpl: OK)")
 
     @OptionGroup
-    var limits: DecoderLimitOptions
-
-    @OptionGroup
-    var reporting: ReportingOptions
-
-    @OptionGroup
-    var storeOption: StreamReading.StoreOption
+    var options: StreamReading.Options
 
     @Argument(help: "Files to verify; none or - reads stdin.")
     var files: [String] = []
 
     func run() throws {
         let output = TextOutput()
-        let succeeded = try storeOption.withStore { store in
-            StreamReading.forEach(files, limits: limits, reporting: reporting, store: store) { result in
-                let name = result.input.displayName
-                if reporting.verbose {
-                    let statistics = result.decoder.statistics
-                    try output.line(
-                        "\(name): OK, \(TextFormat.summary(statistics, encoding: false, elapsed: result.elapsed))")
-                } else if !reporting.quiet {
-                    try output.line("\(name): OK")
-                }
-                try output.flush()
+        let succeeded = try StreamReading.forEach(files, options: options) { result in
+            let name = result.input.displayName
+            if options.reporting.verbose {
+                let statistics = result.decoder.statistics
+                try output.line(
+                    "\(name): OK, \(TextFormat.summary(statistics, encoding: false, elapsed: result.elapsed))")
+            } else if !options.reporting.quiet {
+                try output.line("\(name): OK")
             }
+            try output.flush()
         }
         guard succeeded else { throw ExitCode.failure }
     }

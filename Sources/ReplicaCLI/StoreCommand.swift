@@ -31,7 +31,8 @@ struct StoreArguments: ParsableArguments {
     func open() throws -> DiskChunkStore {
         let options = try DiskChunkStore.Options(capacity: nil, createIfMissing: false)
         guard DiskChunkStore.exists(at: directory) else {
-            throw ChunkStoreError("\(directory) is not a Replica store; create one with `replica store init \(directory)`")
+            throw ChunkStoreError(
+                "\(directory) is not a Replica store; create one with `replica store init \(directory)`")
         }
         return try DiskChunkStore(directory: directory, options: options)
     }
@@ -74,7 +75,9 @@ struct StoreInitCommand: ParsableCommand {
     @Option(help: "The most bytes of segment files the store keeps before it evicts.")
     var capacity = ByteCount(DiskChunkStore.Options.defaultCapacity)
 
-    @Option(help: ArgumentHelp("The size at which segment files are sealed (default: capacity / 16, 64K to 64M).", visibility: .hidden))
+    @Option(
+        help: ArgumentHelp(
+            "The size at which segment files are sealed (default: capacity / 16, 64K to 64M).", visibility: .hidden))
     var segmentSize: ByteCount?
 
     @Flag(help: "Compress stored chunks with lz4 when it saves space.")
@@ -111,33 +114,35 @@ struct StoreStatsCommand: ParsableCommand {
         let s = opened.statistics
         try opened.close()
         let recovery = s.recovery
-        try store.print([
-            ("store", "storeID", s.storeID.description, jsonString(s.storeID.description)),
-            ("directory", "directory", s.directory, jsonString(s.directory)),
-            numberField("chunks", "chunks", s.chunks),
-            bytesField("chunk bytes", "chunkBytes", s.chunkBytes),
-            bytesField("live records", "liveRecordBytes", s.liveRecordBytes),
-            bytesField("disk", "diskBytes", s.diskBytes),
-            bytesField("capacity", "capacity", s.capacity),
-            numberField("segments", "segments", s.segments),
-            bytesField("segment size", "segmentSize", s.segmentSize),
-            bytesField("index RAM", "indexMemoryBytes", s.indexMemoryBytes),
-            (
-                "index RAM/chunk", "indexBytesPerChunk", TextFormat.fixed(s.indexBytesPerChunk, digits: 1) + " bytes",
-                "\(s.indexBytesPerChunk)"
-            ),
-            (
-                "open", "openMilliseconds",
-                "\(recovery.milliseconds) ms, "
-                    + (recovery.usedSnapshot
-                        ? "index snapshot" : "index rebuilt (\(recovery.rebuildReason ?? "no snapshot"))")
-                    + ", \(recovery.bytesScanned) bytes scanned, \(recovery.truncatedBytes) torn bytes cut",
-                "\(recovery.milliseconds)"
-            ),
-            ("", "usedSnapshot", "", "\(recovery.usedSnapshot)"),
-            ("", "truncatedBytes", "", "\(recovery.truncatedBytes)"),
-            ("", "damagedRecords", "", "\(recovery.damagedRecords)"),
-        ].filter { !$0.0.isEmpty || store.json })
+        try store.print(
+            [
+                ("store", "storeID", s.storeID.description, jsonString(s.storeID.description)),
+                ("directory", "directory", s.directory, jsonString(s.directory)),
+                numberField("chunks", "chunks", s.chunks),
+                bytesField("chunk bytes", "chunkBytes", s.chunkBytes),
+                bytesField("live records", "liveRecordBytes", s.liveRecordBytes),
+                bytesField("disk", "diskBytes", s.diskBytes),
+                bytesField("capacity", "capacity", s.capacity),
+                numberField("segments", "segments", s.segments),
+                bytesField("segment size", "segmentSize", s.segmentSize),
+                bytesField("index RAM", "indexMemoryBytes", s.indexMemoryBytes),
+                (
+                    "index RAM/chunk", "indexBytesPerChunk",
+                    TextFormat.fixed(s.indexBytesPerChunk, digits: 1) + " bytes",
+                    "\(s.indexBytesPerChunk)"
+                ),
+                (
+                    "open", "openMilliseconds",
+                    "\(recovery.milliseconds) ms, "
+                        + (recovery.usedSnapshot
+                            ? "index snapshot" : "index rebuilt (\(recovery.rebuildReason ?? "no snapshot"))")
+                        + ", \(recovery.bytesScanned) bytes scanned, \(recovery.truncatedBytes) torn bytes cut",
+                    "\(recovery.milliseconds)"
+                ),
+                ("", "usedSnapshot", "", "\(recovery.usedSnapshot)"),
+                ("", "truncatedBytes", "", "\(recovery.truncatedBytes)"),
+                ("", "damagedRecords", "", "\(recovery.damagedRecords)"),
+            ].filter { !$0.0.isEmpty || store.json })
     }
 }
 

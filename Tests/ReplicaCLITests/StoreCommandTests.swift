@@ -25,8 +25,10 @@ struct StoreCommandTests {
         #expect(initB.status == 0 && initB.stdoutText.hasPrefix("{\"storeID\":"))
         #expect(try cli.run(["store", "init", "A"]).stderr.contains("is already a Replica store"))
         for step in [
-            ["compress", "--store", "A", "-o", "v1.rpl", "v1"], ["decompress", "--store", "B", "-o", "v1.out", "v1.rpl"],
-            ["compress", "--store", "A", "-o", "v2.rpl", "v2"], ["decompress", "--store", "B", "-o", "v2.out", "v2.rpl"],
+            ["compress", "--store", "A", "-o", "v1.rpl", "v1"],
+            ["decompress", "--store", "B", "-o", "v1.out", "v1.rpl"],
+            ["compress", "--store", "A", "-o", "v2.rpl", "v2"],
+            ["decompress", "--store", "B", "-o", "v2.out", "v2.rpl"],
         ] {
             let outcome = try cli.run(step)
             #expect(outcome.status == 0, "\(step): \(outcome.stderr)")

@@ -15,7 +15,8 @@ struct DiskChunkStoreCorruptionTests {
         return (chunks, path)
     }
 
-    @Test("flipped bytes in segments are never returned; verify reports them; compact cleans up",
+    @Test(
+        "flipped bytes in segments are never returned; verify reports them; compact cleans up",
         arguments: [100, 2000, 30_000, 60_000, 90_000])
     func segmentFlip(offset: Int) throws {
         let fixture = StoreFixture()

@@ -14,7 +14,9 @@ struct DiskChunkStoreCrashTests {
     /// The same chunk contents as the child's `chunk(round:index:)`.
     static func chunk(round: Int, index: Int) -> [UInt8] {
         let size = 256 + (index &* 7919 &+ round &* 104_729) % 16_128
-        return (0..<size).map { UInt8(truncatingIfNeeded: ($0 &* 31) ^ (index &* 131) ^ (round &* 7) ^ ($0 >> 7 &* index)) }
+        return (0..<size).map {
+            UInt8(truncatingIfNeeded: ($0 &* 31) ^ (index &* 131) ^ (round &* 7) ^ ($0 >> 7 &* index))
+        }
     }
 
     /// The same removal rule as the child's `isRemoved(_:mode:)`.
@@ -23,11 +25,13 @@ struct DiskChunkStoreCrashTests {
     }
 
     static var childPath: String {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
         // On Linux the runner is `.build/<config>/<Package>PackageTests.xctest`; on macOS it sits deeper in a bundle.
-        for _ in 0..<4 where !FileManager.default.fileExists(atPath: directory.appendingPathComponent("StoreCrashChild").path) {
+        for _ in 0..<4
+        where !FileManager.default.fileExists(atPath: directory.appendingPathComponent("StoreCrashChild").path) {
             directory.deleteLastPathComponent()
         }
         return directory.appendingPathComponent("StoreCrashChild").path
@@ -36,7 +40,8 @@ struct DiskChunkStoreCrashTests {
     @Test("the store survives SIGKILL in writes, evictions and compactions", arguments: ["plain", "evict", "compact"])
     func killRounds(mode: String) throws {
         let child = Self.childPath
-        try #require(FileManager.default.isExecutableFile(atPath: child), "build the child first: swift build --build-tests")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: child), "build the child first: swift build --build-tests")
         let fixture = StoreFixture()
         var generator = SplitMix64(seed: UInt64(mode.utf8.count))
         var acknowledgedRounds = 0
@@ -59,10 +64,11 @@ struct DiskChunkStoreCrashTests {
             process.waitUntilExit()
             text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(!text.contains("error"), "child: \(text)")
-            let acknowledged = text.split(separator: "\n").compactMap { line -> Int? in
-                let words = line.split(separator: " ")
-                return words.count == 3 && words[0] == "ack" ? Int(words[1]) : nil
-            }.max() ?? 0
+            let acknowledged =
+                text.split(separator: "\n").compactMap { line -> Int? in
+                    let words = line.split(separator: " ")
+                    return words.count == 3 && words[0] == "ack" ? Int(words[1]) : nil
+                }.max() ?? 0
             if acknowledged > 0 && round % 2 == 0 { acknowledgedRounds += 1 }
             acknowledgedBytes += (0..<acknowledged).reduce(0) { $0 + Self.chunk(round: round, index: $1).count }
             try check(fixture, mode: mode, round: round, acknowledged: acknowledged)

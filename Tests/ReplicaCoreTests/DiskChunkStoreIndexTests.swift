@@ -39,7 +39,8 @@ struct DiskChunkStoreIndexTests {
 
     @Test("locations pack and unpack")
     func packing() {
-        let location = RecordLocation(segment: RecordLocation.maximumSegment, offset: RecordLocation.maximumOffset,
+        let location = RecordLocation(
+            segment: RecordLocation.maximumSegment, offset: RecordLocation.maximumOffset,
             recordSize: (16 << 20) + 48)
         #expect(location.segment == RecordLocation.maximumSegment)
         #expect(location.offset == RecordLocation.maximumOffset)
@@ -53,7 +54,8 @@ struct DiskChunkStoreIndexTests {
         var index = ChunkIndex()
         var generator = SplitMix64(seed: UInt64(count))
         for _ in 0..<count {
-            index.set(Fingerprint(high: generator.next(), low: generator.next()),
+            index.set(
+                Fingerprint(high: generator.next(), low: generator.next()),
                 RecordLocation(segment: 1, offset: 48, recordSize: 100))
         }
         let perChunk = Double(index.memoryBytes) / Double(count)

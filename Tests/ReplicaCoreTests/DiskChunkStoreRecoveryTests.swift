@@ -35,7 +35,9 @@ struct DiskChunkStoreRecoveryTests {
         #expect(recovery.rebuildReason == "there is no index snapshot")
         #expect(store.count == 79)
         #expect(try store.get(chunks[5].0) == nil)
-        for (fingerprint, bytes) in chunks where fingerprint != chunks[5].0 { #expect(try store.get(fingerprint) == bytes) }
+        for (fingerprint, bytes) in chunks where fingerprint != chunks[5].0 {
+            #expect(try store.get(fingerprint) == bytes)
+        }
         #expect(try store.verify().isClean)
     }
 
@@ -62,7 +64,9 @@ struct DiskChunkStoreRecoveryTests {
         #expect(store.count == 118)
         #expect(try store.get(chunks[1].0) == nil && store.get(chunks[70].0) == nil)
         #expect(try store.get(chunks[100].0) == chunks[100].1)
-        #expect(store.statistics.chunkBytes == chunks.reduce(0) { $0 + $1.1.count } - chunks[1].1.count - chunks[70].1.count)
+        #expect(
+            store.statistics.chunkBytes == chunks.reduce(0) { $0 + $1.1.count } - chunks[1].1.count - chunks[70].1.count
+        )
     }
 
     @Test("periodic snapshots bound the scan after a crash")

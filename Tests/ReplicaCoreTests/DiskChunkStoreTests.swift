@@ -122,7 +122,9 @@ struct DiskChunkStoreTests {
             "\(error)".contains("keyed fingerprints")
         }
         let options = try DiskChunkStore.Options(capacity: nil, createIfMissing: false)
-        #expect(throws: ChunkStoreError.self) { _ = try DiskChunkStore(directory: fixture.directory + "/none", options: options) }
+        #expect(throws: ChunkStoreError.self) {
+            _ = try DiskChunkStore(directory: fixture.directory + "/none", options: options)
+        }
     }
 
     @Test("a keyed store verifies reads with its key")
@@ -142,7 +144,9 @@ struct DiskChunkStoreTests {
     @Test("options are checked")
     func options() {
         #expect(throws: ConfigurationError.self) { _ = try DiskChunkStore.Options(capacity: 1000) }
-        #expect(throws: ConfigurationError.self) { _ = try DiskChunkStore.Options(capacity: 8 << 20, segmentSize: 4 << 20) }
+        #expect(throws: ConfigurationError.self) {
+            _ = try DiskChunkStore.Options(capacity: 8 << 20, segmentSize: 4 << 20)
+        }
         #expect(throws: ConfigurationError.self) { _ = try DiskChunkStore.Options(capacity: nil, compression: .zstd) }
     }
 

@@ -28,7 +28,8 @@ struct DiskChunkStoreWarmTransferTests {
     static let version1: [UInt8] = {
         var output: [UInt8] = []
         for piece in 0..<24 {
-            output += piece % 2 == 0
+            output +=
+                piece % 2 == 0
                 ? TestCorpus.text(256 << 10, seed: UInt64(piece)) : TestCorpus.random(256 << 10, seed: UInt64(piece))
         }
         return output
@@ -61,7 +62,10 @@ struct DiskChunkStoreWarmTransferTests {
         let receiver = StoreFixture()
         let firstStream: [UInt8]
         do {
-            let (a, b) = (try sender.open(capacity: 64 << 20, segmentSize: 4 << 20), try receiver.open(capacity: 64 << 20, segmentSize: 4 << 20))
+            let (a, b) = (
+                try sender.open(capacity: 64 << 20, segmentSize: 4 << 20),
+                try receiver.open(capacity: 64 << 20, segmentSize: 4 << 20)
+            )
             firstStream = try Self.encode(Self.version1, store: a)
             #expect(try Self.decode(firstStream, store: b) == Self.version1)
             #expect(b.count == a.count)
@@ -80,15 +84,17 @@ struct DiskChunkStoreWarmTransferTests {
         try decoder.decode(secondStream, into: &output)
         #expect(decoder.header?.storeID == a.storeID)
         if let directory = ProcessInfo.processInfo.environment["REPLICA_STORE_FIGURES"] {
-            for (name, bytes) in [("v1", Self.version1), ("v2", Self.version2), ("v1.rpl", firstStream),
-                ("v2.rpl", secondStream), ("v2.self.rpl", selfContained)]
-            {
+            for (name, bytes) in [
+                ("v1", Self.version1), ("v2", Self.version2), ("v1.rpl", firstStream),
+                ("v2.rpl", secondStream), ("v2.self.rpl", selfContained),
+            ] {
                 try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + name))
             }
         }
     }
 
-    @Test("a receiver that lacks chunks names how many, the first, and the stream's other store; a stream needs a store")
+    @Test(
+        "a receiver that lacks chunks names how many, the first, and the stream's other store; a stream needs a store")
     func missingChunks() throws {
         let sender = StoreFixture()
         let receiver = StoreFixture()

@@ -187,7 +187,8 @@ extension DiskChunkStore {
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try checkOpen(writer)
             state.withLock { $0.capacity = capacity }
-            try StoreIO.writeAtomically(meta.encoded(), to: directory + "/" + StoreLayout.metaName, directory: directory)
+            try StoreIO.writeAtomically(
+                meta.encoded(), to: directory + "/" + StoreLayout.metaName, directory: directory)
             try ensureRoom(for: 0, &writer)
         }
     }

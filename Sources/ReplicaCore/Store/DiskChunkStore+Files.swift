@@ -91,7 +91,8 @@ enum StoreIO {
     /// The error for a failed `call` on `path`, naming `ENOSPC` in words an operator acts on.
     static func error(_ call: String, _ path: String, _ code: Int32) -> ChunkStoreError {
         if code == ENOSPC {
-            return ChunkStoreError("disk full (ENOSPC) writing \(path); the store is unchanged, free space or lower its capacity")
+            return ChunkStoreError(
+                "disk full (ENOSPC) writing \(path); the store is unchanged, free space or lower its capacity")
         }
         return ChunkStoreError("\(call) \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
     }

@@ -2,8 +2,9 @@
 ///
 /// Layout: a 64-byte header (`"RPLINDEX"`, version, store id, entry count, segment count, next segment number,
 /// header check), one 48-byte row per segment (number, length covered, live chunks, live record bytes, live
-/// chunk bytes, flags: bit 0 = damaged, to be compacted), one 24-byte entry per chunk (canonical fingerprint, packed location with the referenced bit
-/// clear), then an XXH3-64 of everything between the header and this trailer. Written atomically.
+/// chunk bytes, flags: bit 0 = damaged, to be compacted), one 24-byte entry per chunk (canonical fingerprint,
+/// packed location with the referenced bit clear), then an XXH3-64 of everything between the header and this
+/// trailer. Written atomically.
 struct IndexSnapshot {
     static let magic: [UInt8] = Array("RPLINDEX".utf8)
     static let headerSize = 64
@@ -36,9 +37,10 @@ struct IndexSnapshot {
         bytes.appendLittleEndian(nextSegment)
         bytes.appendLittleEndian(StoreLayout.check(bytes, 0..<56))
         for row in rows {
-            for value in [row.number, UInt64(row.length), UInt64(row.liveCount), UInt64(row.liveBytes),
-                UInt64(row.liveRawBytes), row.damaged ? 1 : 0]
-            {
+            for value in [
+                row.number, UInt64(row.length), UInt64(row.liveCount), UInt64(row.liveBytes),
+                UInt64(row.liveRawBytes), row.damaged ? 1 : 0,
+            ] {
                 bytes.appendLittleEndian(value)
             }
         }
@@ -69,7 +71,9 @@ struct IndexSnapshot {
         var rows: [Row] = []
         for row in 0..<Int(rowCount) {
             let at = headerSize + row * rowSize
-            func field(_ index: Int) -> Int { Int(truncatingIfNeeded: bytes.littleEndian(at: at + index * 8) as UInt64) }
+            func field(_ index: Int) -> Int {
+                Int(truncatingIfNeeded: bytes.littleEndian(at: at + index * 8) as UInt64)
+            }
             rows.append(
                 Row(
                     number: bytes.littleEndian(at: at), length: field(1), liveCount: field(2), liveBytes: field(3),

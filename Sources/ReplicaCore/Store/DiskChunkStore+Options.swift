@@ -76,15 +76,18 @@ extension DiskChunkStore {
             createIfMissing: Bool = true
         ) throws(ConfigurationError) {
             if let capacity, capacity < Self.minimumCapacity {
-                throw ConfigurationError(setting: "capacity", message: "\(capacity) bytes is below the minimum of 1 MiB")
+                throw ConfigurationError(
+                    setting: "capacity", message: "\(capacity) bytes is below the minimum of 1 MiB")
             }
             if let segmentSize {
                 guard Self.segmentSizeRange.contains(segmentSize) else {
-                    throw ConfigurationError(setting: "segmentSize", message: "\(segmentSize) is outside 64 KiB...128 MiB")
+                    throw ConfigurationError(
+                        setting: "segmentSize", message: "\(segmentSize) is outside 64 KiB...128 MiB")
                 }
                 if let capacity, segmentSize > capacity / 4 {
                     throw ConfigurationError(
-                        setting: "segmentSize", message: "\(segmentSize) is above a quarter of the capacity \(capacity)")
+                        setting: "segmentSize", message: "\(segmentSize) is above a quarter of the capacity \(capacity)"
+                    )
                 }
             }
             guard compression != .zstd else {

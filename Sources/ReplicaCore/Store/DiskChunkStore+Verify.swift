@@ -12,7 +12,9 @@ extension DiskChunkStore {
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) -> VerifyReport in
             try checkOpen(writer)
             var report = VerifyReport()
-            let segments = state.withLock { state in state.order.compactMap { number in state.segments[number].map { (number, $0) } } }
+            let segments = state.withLock { state in
+                state.order.compactMap { number in state.segments[number].map { (number, $0) } }
+            }
             var matched = 0
             for (number, segment) in segments {
                 let header = SegmentHeader.decode(try segment.file.read(count: SegmentHeader.size, at: 0))
@@ -32,7 +34,8 @@ extension DiskChunkStore {
                         else { continue }
                         matched += 1
                         if case .failure(let problem) = Self.decodePayload(header, payload, options.fingerprinter) {
-                            report.damaged.append("segment \(number) offset \(offset): \(header.fingerprint): \(problem.reason)")
+                            report.damaged.append(
+                                "segment \(number) offset \(offset): \(header.fingerprint): \(problem.reason)")
                             quarantineLocked(header.fingerprint, at: here, reason: problem.reason, &writer)
                             report.quarantined += 1
                         } else {
@@ -70,7 +73,8 @@ extension DiskChunkStore {
                 continue
             }
             if case .failure(let problem) = try readChunk(file, location, expecting: fingerprint) {
-                report.damaged.append("segment \(location.segment) offset \(location.offset): \(fingerprint): \(problem.reason)")
+                report.damaged.append(
+                    "segment \(location.segment) offset \(location.offset): \(fingerprint): \(problem.reason)")
                 quarantineLocked(fingerprint, at: location, reason: problem.reason, &writer)
                 quarantined += 1
             }

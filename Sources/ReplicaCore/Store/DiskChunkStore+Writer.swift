@@ -20,7 +20,8 @@ extension DiskChunkStore {
                 && !(name == StoreLayout.segmentsName && ((try? StoreIO.list(segments)) ?? ["?"]).isEmpty)
         }
         guard leftovers.isEmpty else {
-            throw ChunkStoreError("\(directory) is not a Replica store: it has no \(StoreLayout.metaName) and is not empty")
+            throw ChunkStoreError(
+                "\(directory) is not a Replica store: it has no \(StoreLayout.metaName) and is not empty")
         }
         guard options.createIfMissing else { throw ChunkStoreError("\(directory) is not a Replica store") }
         let capacity = options.capacity ?? Options.defaultCapacity

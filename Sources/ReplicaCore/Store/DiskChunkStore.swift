@@ -53,7 +53,8 @@ public final class DiskChunkStore: ChunkStore {
         }
         if let capacity = options.capacity, capacity != meta.capacity {
             meta.capacity = max(capacity, meta.segmentSize * 4)
-            try StoreIO.writeAtomically(meta.encoded(), to: directory + "/" + StoreLayout.metaName, directory: directory)
+            try StoreIO.writeAtomically(
+                meta.encoded(), to: directory + "/" + StoreLayout.metaName, directory: directory)
         }
         self.segmentSize = meta.segmentSize
         self.fingerprintKind = meta.fingerprintKind
@@ -95,7 +96,8 @@ public final class DiskChunkStore: ChunkStore {
     /// Reads a chunk, verifying it against its fingerprint; a chunk that fails is quarantined and reported missing.
     /// - Throws: ``ChunkStoreError`` on an I/O failure or a closed store.
     public func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
-        let found = try state.withLock { (state: inout IndexState) throws(ChunkStoreError) -> (StoreFile, RecordLocation)? in
+        let found = try state.withLock {
+            (state: inout IndexState) throws(ChunkStoreError) -> (StoreFile, RecordLocation)? in
             guard !state.closed else { throw ChunkStoreError("store \(directory) is closed") }
             guard let slot = state.index.slot(of: fingerprint) else {
                 state.counters.misses += 1

@@ -83,12 +83,16 @@ public final class DiskChunkStore: ChunkStore {
 
     // MARK: ChunkStore
 
+    /// The store's identity, from `store.meta`; ``purge(newIdentity:)`` can renew it.
     public var storeID: StoreID { state.withLock { $0.storeID } }
+    /// The most bytes of segment files the store keeps before it evicts.
     public var capacity: Int { state.withLock { $0.capacity } }
     /// Bytes of segment files on disk, dead records included: what ``capacity`` bounds.
     public var storedBytes: Int { state.withLock { $0.diskBytes } }
+    /// The number of chunks held.
     public var count: Int { state.withLock { $0.index.count } }
 
+    /// Whether the index holds the chunk (its bytes are checked only when read).
     public func contains(_ fingerprint: Fingerprint) -> Bool {
         state.withLock { $0.index.slot(of: fingerprint) != nil }
     }

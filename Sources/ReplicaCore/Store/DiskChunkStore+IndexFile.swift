@@ -22,8 +22,27 @@ struct IndexSnapshot {
 
     var rows: [Row]
     var nextSegment: UInt64
-    /// Fingerprint high, low, packed location; three words per entry.
-    var entries: [UInt64]
+    /// The whole file, whose entries ``forEachEntry(_:)`` reads in place (no second copy while opening).
+    let bytes: [UInt8]
+    let entriesStart: Int
+    let entryCount: Int
+
+    /// Calls `body` with every entry, in file order, until it returns `false`.
+    /// - Returns: `false` when `body` stopped early.
+    func forEachEntry(_ body: (Fingerprint, RecordLocation) -> Bool) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            for entry in 0..<entryCount {
+                let at = entriesStart + entry * Self.entrySize
+                let fingerprint = Fingerprint(
+                    high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)),
+                    low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self)))
+                let location = RecordLocation(
+                    packed: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self)))
+                guard body(fingerprint, location) else { return false }
+            }
+            return true
+        }
+    }
 
     /// Serialises `index` and `rows`.
     static func encode(storeID: StoreID, index: ChunkIndex, rows: [Row], nextSegment: UInt64) -> [UInt8] {
@@ -79,15 +98,10 @@ struct IndexSnapshot {
                     number: bytes.littleEndian(at: at), length: field(1), liveCount: field(2), liveBytes: field(3),
                     liveRawBytes: field(4), damaged: field(5) & 1 != 0))
         }
-        var entries = [UInt64](repeating: 0, count: Int(entryCount) * 3)
-        var at = headerSize + Int(rowCount) * rowSize
-        for entry in 0..<Int(entryCount) {
-            entries[entry * 3] = (bytes.littleEndian(at: at) as UInt64).byteSwapped
-            entries[entry * 3 + 1] = (bytes.littleEndian(at: at + 8) as UInt64).byteSwapped
-            entries[entry * 3 + 2] = bytes.littleEndian(at: at + 16)
-            at += entrySize
-        }
-        return .success(IndexSnapshot(rows: rows, nextSegment: bytes.littleEndian(at: 48), entries: entries))
+        return .success(
+            IndexSnapshot(
+                rows: rows, nextSegment: bytes.littleEndian(at: 48), bytes: bytes,
+                entriesStart: headerSize + Int(rowCount) * rowSize, entryCount: Int(entryCount)))
     }
 }
 

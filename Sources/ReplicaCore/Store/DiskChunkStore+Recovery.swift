@@ -101,18 +101,27 @@ struct Recovery {
         if let stray = numbers.first(where: { covered[$0] == nil && $0 < newest }) {
             return .failure(StoreProblem("segment \(stray) is missing from the index"))
         }
-        var loaded = ChunkIndex(expected: snapshot.entries.count / 3)
-        var entry = 0
-        while entry < snapshot.entries.count {
-            let fingerprint = Fingerprint(high: snapshot.entries[entry], low: snapshot.entries[entry + 1])
-            let location = RecordLocation(packed: snapshot.entries[entry + 2])
-            entry += 3
-            guard let length = covered[location.segment], location.offset + RecordHeader.size <= length,
-                location.offset >= SegmentHeader.size
-            else { return .failure(StoreProblem("an index entry points outside its segment")) }
-            guard segments[location.segment] != nil else { continue }
-            loaded.set(fingerprint, location)
+        // Per segment number from the oldest row on: the length the snapshot covers (-1: not listed), and whether
+        // the file still exists. Arrays, because this runs once per chunk.
+        let oldest = snapshot.rows.first?.number ?? 0
+        let span = Int(min(newest - oldest + 1, UInt64(snapshot.rows.count) * 4 + 1024))
+        var lengths = [Int](repeating: -1, count: snapshot.rows.isEmpty ? 0 : span)
+        var exists = [Bool](repeating: false, count: lengths.count)
+        for row in snapshot.rows where row.number >= oldest && row.number - oldest < UInt64(span) {
+            lengths[Int(row.number - oldest)] = row.length
+            exists[Int(row.number - oldest)] = segments[row.number] != nil
         }
+        var loaded = ChunkIndex(expected: snapshot.entryCount)
+        let inside = snapshot.forEachEntry { fingerprint, location in
+            guard location.segment >= oldest, location.segment - oldest < UInt64(lengths.count) else { return false }
+            let slot = Int(location.segment - oldest)
+            guard location.offset >= SegmentHeader.size, location.offset + RecordHeader.size <= lengths[slot] else {
+                return false
+            }
+            if exists[slot] { loaded.set(fingerprint, location) }
+            return true
+        }
+        guard inside else { return .failure(StoreProblem("an index entry points outside its segment")) }
         index = loaded
         return .success(snapshot)
     }

@@ -24,6 +24,13 @@ struct VectorCase: Decodable, CustomTestStringConvertible {
         "\(file) v\(version) \(min)/\(avg)/\(max) nc\(normalization ?? 1) seed \(seed ?? 0) \(input ?? "file")"
     }
 
+    /// The chunker configuration the case describes; fastcdc-rs's default normalisation is 1.
+    func configuration() throws -> ChunkerConfiguration {
+        try ChunkerConfiguration(
+            variant: version == "2016" ? .v2016 : .v2020, minimumSize: min, averageSize: avg, maximumSize: max,
+            normalization: normalization ?? 1, seed: seed ?? 0)
+    }
+
     enum CodingKeys: String, CodingKey {
         case version, min, avg, max, normalization, seed, input, chunks
     }
@@ -76,9 +83,7 @@ struct FastCDCVectorTests {
 
     @Test("chunk boundaries and hashes match the reference port", arguments: cases)
     func matchesReference(_ vector: VectorCase) throws {
-        let configuration = try ChunkerConfiguration(
-            variant: vector.version == "2016" ? .v2016 : .v2020, minimumSize: vector.min, averageSize: vector.avg,
-            maximumSize: vector.max, normalization: vector.normalization ?? 1, seed: vector.seed ?? 0)
+        let configuration = try vector.configuration()
         let input = try Fixtures.input(for: vector.input)
         let cutter = FastCDC(configuration)
         var offset = 0
@@ -100,9 +105,7 @@ struct FastCDCVectorTests {
 
     @Test("the streaming chunker reproduces every vector when fed in random pieces", arguments: cases)
     func streamingMatchesReference(_ vector: VectorCase) throws {
-        let configuration = try ChunkerConfiguration(
-            variant: vector.version == "2016" ? .v2016 : .v2020, minimumSize: vector.min, averageSize: vector.avg,
-            maximumSize: vector.max, normalization: vector.normalization ?? 1, seed: vector.seed ?? 0)
+        let configuration = try vector.configuration()
         let input = try Fixtures.input(for: vector.input)
         var chunker = Chunker(configuration)
         var lengths: [Int] = []

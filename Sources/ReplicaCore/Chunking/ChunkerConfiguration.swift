@@ -85,12 +85,9 @@ public struct ChunkerConfiguration: Hashable, Sendable {
                 setting: "normalization",
                 message: "level \(normalization) needs an average size of at least \(32 << normalization) bytes")
         }
-        self.variant = variant
-        self.minimumSize = minimumSize
-        self.averageSize = averageSize
-        self.maximumSize = maximumSize
-        self.normalization = normalization
-        self.seed = seed
+        self.init(
+            checked: variant, minimumSize: minimumSize, averageSize: averageSize, maximumSize: maximumSize,
+            normalization: normalization, seed: seed)
     }
 
     /// Creates a configuration from an average size alone, by Replica's rule: the minimum is a quarter of the
@@ -111,7 +108,7 @@ public struct ChunkerConfiguration: Hashable, Sendable {
     public static let `default` = ChunkerConfiguration(
         checked: .v2020, minimumSize: 2 << 10, averageSize: 8 << 10, maximumSize: 32 << 10, normalization: 1, seed: 0)
 
-    /// For constants that the tests show to be valid (`defaultIsValid`).
+    /// Stores values already checked (by the public initialiser, or by the tests for constants).
     private init(
         checked variant: Variant, minimumSize: Int, averageSize: Int, maximumSize: Int, normalization: Int,
         seed: UInt64

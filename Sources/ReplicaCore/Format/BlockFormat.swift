@@ -65,8 +65,7 @@ struct BlockHeader {
         bytes.appendLittleEndian(UInt32(outputLength))
         bytes.appendLittleEndian(storedChecksum)
         bytes.appendLittleEndian(outputChecksum)
-        let check = bytes.withUnsafeBytes { check32(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-        bytes.appendLittleEndian(check)
+        bytes.appendCheck32(from: start)
     }
 
     /// Parses a block header (after the tag was seen) and checks it against the stream's limits.
@@ -132,8 +131,7 @@ struct StreamTrailer {
         bytes.appendLittleEndian(contentLength)
         bytes.appendLittleEndian(contentChecksum)
         bytes.appendLittleEndian(blockCount)
-        let check = bytes.withUnsafeBytes { check32(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-        bytes.appendLittleEndian(check)
+        bytes.appendCheck32(from: start)
     }
 
     /// The content length a complete stream's trailer declares, if its last bytes hold a valid trailer.

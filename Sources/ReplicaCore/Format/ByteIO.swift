@@ -5,6 +5,12 @@ extension Array where Element == UInt8 {
         Swift.withUnsafeBytes(of: &little) { self.append(contentsOf: $0) }
     }
 
+    /// Appends the check value (``check32(_:)``) of the bytes from `start` to the end.
+    mutating func appendCheck32(from start: Int) {
+        let check = withUnsafeBytes { check32(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        appendLittleEndian(check)
+    }
+
     /// Appends a fingerprint's 16-byte canonical (big-endian) form.
     mutating func appendCanonical(_ fingerprint: Fingerprint) {
         appendLittleEndian(fingerprint.high.byteSwapped)

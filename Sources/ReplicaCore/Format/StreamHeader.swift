@@ -78,8 +78,7 @@ public struct StreamHeader: Hashable, Sendable {
         bytes.appendLittleEndian(UInt64(windowSize))
         bytes += storeID.bytes
         bytes.appendLittleEndian(keyCheck)
-        let check = bytes.withUnsafeBytes { check32($0) }
-        bytes.appendLittleEndian(check)
+        bytes.appendCheck32(from: 0)
         return bytes
     }
 

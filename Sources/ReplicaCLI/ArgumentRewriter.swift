@@ -1,7 +1,7 @@
 import ArgumentParser
 
-/// Turns zstd's spellings, which ArgumentParser cannot declare, into the ones it can: `-d` (alone or in a
-/// bundle such as `-dc`) selects decompress, and `-1` ... `-19` become `--level N` for compress.
+/// Turns zstd's spellings, which ArgumentParser cannot declare, into the ones it can: `-d` and `-t` (alone or
+/// in a bundle such as `-dc`) select decompress and test, and `-1` ... `-19` become `--level N` for compress.
 enum ArgumentRewriter {
     /// The names that select a command when they come first: every subcommand's name and aliases, and `help`.
     static let commandNames: Set<String> = Set(
@@ -13,8 +13,11 @@ enum ArgumentRewriter {
         "-o", "--output", "-T", "--threads", "--codec", "--chunk-size", "--window", "--memory", "--level",
         "--progress-delay", "--store",
     ]
-    /// Short flags that may share a bundle with `-d`.
-    private static let bundlableFlags: Set<Character> = ["c", "f", "q", "v"]
+    /// zstd's mode flags, alone or in a bundle such as `-dc`, and the commands they select.
+    private static let modes: [Character: String] = ["d": "decompress", "t": "test"]
+    private static let longModes = ["--decompress": "decompress", "--test": "test"]
+    /// Short flags that may share a bundle with a mode flag.
+    private static let bundlableFlags: Set<Character> = ["c", "f", "k", "q", "v"]
 
     /// Rewrites the arguments after the program name.
     static func rewrite(_ arguments: [String]) -> [String] {
@@ -22,20 +25,21 @@ enum ArgumentRewriter {
             let rest = Array(arguments.dropFirst())
             return [first] + (["compress", "c"].contains(first) ? levelsRewritten(rest) : rest)
         }
-        var decompress = false
+        var command: String?
         let rewritten = map(arguments) { argument in
-            if argument == "--decompress" {
-                decompress = true
+            if let mode = longModes[argument] {
+                command = mode
                 return []
             }
-            guard let flags = bundle(argument), flags.contains("d"),
-                flags.allSatisfy({ $0 == "d" || bundlableFlags.contains($0) })
+            guard let flags = bundle(argument), let mode = flags.first(where: { modes[$0] != nil }),
+                flags.allSatisfy({ $0 == mode || bundlableFlags.contains($0) })
             else { return [argument] }
-            decompress = true
-            let others = flags.filter { $0 != "d" }
+            command = modes[mode]
+            let others = flags.filter { $0 != mode }
             return others.isEmpty ? [] : ["-" + others]
         }
-        return decompress ? ["decompress"] + rewritten : levelsRewritten(rewritten)
+        if let command { return [command] + rewritten }
+        return levelsRewritten(rewritten)
     }
 
     /// Replaces each argument by what `transform` returns, leaving alone the values of options that take

@@ -156,6 +156,7 @@ struct ErrorPathTests {
             (["-c", "-o", "x", "a.txt"], "replica: -c and -o cannot be combined."),
             (["--fast", "-3", "a.txt"], "replica: --fast and a level cannot be combined."),
             (["-q", "-v", "a.txt"], "replica: -q and -v cannot be combined."),
+            (["-k", "--rm", "a.txt"], "replica: -k and --rm cannot be combined."),
             (["chunk"], "replica: Missing expected argument '<file>'"),
         ])
     func usageErrors(arguments: [String], firstLine: String) throws {

@@ -65,6 +65,7 @@ struct HelpTests {
               -f, --force             Overwrite existing files; write compressed data to a
                                       terminal.
               --rm                    Remove each source file after success (not with -c).
+              -k, --keep              Keep the source files (the default).
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
@@ -83,7 +84,7 @@ struct HelpTests {
 
             Example: replica -d big.log.rpl   (writes big.log)
 
-            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to decompress; none or - reads stdin.
@@ -96,6 +97,7 @@ struct HelpTests {
               -f, --force             Overwrite existing files; write compressed data to a
                                       terminal.
               --rm                    Remove each source file after success (not with -c).
+              -k, --keep              Keep the source files (the default).
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.

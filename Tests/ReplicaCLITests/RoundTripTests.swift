@@ -52,7 +52,7 @@ struct RoundTripTests {
         #expect(try cli.read("back.bin") == Self.sample)
     }
 
-    @Test("aliases: c, d, -d, -dc, --decompress")
+    @Test("aliases: c, d, -d, -dc, --decompress, -t, -k")
     func aliases() throws {
         let cli = try CLIRunner()
         defer { cli.cleanUp() }
@@ -66,6 +66,10 @@ struct RoundTripTests {
             #expect(outcome.status == 0, "\(arguments): \(outcome.stderr)")
             #expect(outcome.stdoutText == "hello, replica\n", "\(arguments)")
         }
+        #expect(try cli.run(["-t", "a.txt.rpl"]).stdoutText == "a.txt.rpl: OK\n")
+        #expect(try cli.run(["a.txt.rpl", "--test", "-q"]).stdoutText.isEmpty)
+        #expect(try cli.run(["-kf", "a.txt"]).status == 0)
+        #expect(try cli.listing() == ["a.txt", "a.txt.rpl"])
     }
 
     @Test("-o names the output; --rm removes the source; -c keeps it")

@@ -16,12 +16,16 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .customLong("rm"), help: "Remove each source file after success (not with -c).")
     var removeSource = false
 
+    @Flag(name: .shortAndLong, help: "Keep the source files (the default).")
+    var keep = false
+
     @OptionGroup
     var reporting: ReportingOptions
 
     /// Checks the combinations that `validate()` of the command can only see with its file list.
     func validate(fileCount: Int) throws {
         if toStandardOutput && output != nil { throw ValidationError("-c and -o cannot be combined.") }
+        if keep && removeSource { throw ValidationError("-k and --rm cannot be combined.") }
         if output != nil && fileCount > 1 { throw ValidationError("-o takes one input; got \(fileCount).") }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ReplicaCore
 import ReplicaTestSupport
 import Testing
 
@@ -16,6 +17,34 @@ struct StreamingTests {
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "\(512 << 20)")
         #expect(try cli.read("zeros.rpl").count < 1 << 20)
+    }
+
+    @Test(
+        "StreamDecoder.decode(_:pieceSize:deliver:) delivers the stream's content in bounded pieces",
+        arguments: [
+            (TestCorpus.redundant(1 << 20, seed: 12), 64 << 10), ([UInt8](repeating: 0, count: 12 << 20), 256 << 10),
+            (TestCorpus.random(256 << 10, seed: 13), 1),
+        ])
+    func boundedDeliveries(content: [UInt8], pieceSize: Int) throws {
+        let configuration = try EncoderConfiguration()
+        let stream = try Replica.compress(content, configuration: configuration)
+        let decoder = try StreamDecoder()
+        var delivered: [UInt8] = []
+        var largest = 0
+        for start in stride(from: 0, to: stream.count, by: 1 << 20) {
+            let piece = Array(stream[start..<min(stream.count, start + (1 << 20))])
+            try piece.withUnsafeBytes { bytes in
+                try decoder.decode(bytes, pieceSize: pieceSize) { output in
+                    largest = max(largest, output.count)
+                    delivered += output
+                }
+            }
+        }
+        try decoder.finish()
+        #expect(delivered == content)
+        // One block's output at most past the piece size: 8 x the block size plus the largest chunk.
+        let blockOutput = configuration.blockSize * 8 + configuration.chunker.maximumSize
+        #expect(largest <= pieceSize + blockOutput, "largest delivery \(largest)")
     }
 
     @Test("a store-backed stream: test and info need --store, and agree with it")

@@ -9,7 +9,9 @@ import Testing
 /// (and none it acknowledged as removed).
 @Suite("DiskChunkStore: kill -9 at random moments", .serialized)
 struct DiskChunkStoreCrashTests {
-    static let roundsPerMode = 20
+    /// 20 rounds per mode in CI; `REPLICA_CRASH_ROUNDS=N` runs N per mode for a soak.
+    static let roundsPerMode = max(
+        2, ProcessInfo.processInfo.environment["REPLICA_CRASH_ROUNDS"].flatMap { Int($0) } ?? 20)
 
     /// The same chunk contents as the child's `chunk(round:index:)`.
     static func chunk(round: Int, index: Int) -> [UInt8] {

@@ -105,6 +105,34 @@ struct RoundTripTests {
         #expect(both.stdout == Array(Self.sample.prefix(100_000)) + Array(Self.sample.suffix(200_000)))
     }
 
+    @Test("concatenated streams decode as one, as concatenated zstd frames do")
+    func concatenated() throws {
+        let cli = try CLIRunner()
+        defer { cli.cleanUp() }
+        let first = Array(Self.sample.prefix(700_000))
+        let second = Array(Self.sample.suffix(900_000))
+        try cli.write("one", first)
+        try cli.write("two", second)
+        let packed = try cli.run(["-c", "one", "two"])
+        #expect(packed.status == 0)
+        try cli.write("both.rpl", packed.stdout)
+        let unpacked = try cli.run(["-d", "-"], stdin: "both.rpl")
+        #expect(unpacked.status == 0, "\(unpacked.stderr)")
+        #expect(unpacked.stdout == first + second)
+        #expect(try cli.run(["test", "both.rpl"]).stdoutText == "both.rpl: OK\n")
+        let info = try cli.run(["info", "--json", "both.rpl"]).stdoutText
+        #expect(info.contains("\"streams\":2,") && info.contains("\"contentBytes\":\(first.count + second.count),"))
+        #expect(info.contains("\"encodedBytes\":\(packed.stdout.count),"))
+        // An error in the second stream names its offset in the whole file.
+        var damaged = packed.stdout
+        damaged[damaged.count - 100] ^= 0x01
+        try cli.write("bad.rpl", damaged)
+        let failed = try cli.run(["test", "bad.rpl"])
+        #expect(failed.status == 1)
+        let firstLength = try cli.run(["-c", "one"]).stdout.count
+        #expect(failed.stderr.hasSuffix("(in stream 2, which starts at offset \(firstLength))\n"), "\(failed.stderr)")
+    }
+
     @Test("an empty input round-trips")
     func emptyInput() throws {
         let cli = try CLIRunner()

@@ -27,7 +27,7 @@ struct DecompressCommand: ParsableCommand {
         let options = DecoderOptions(memoryLimit: limits.memory.value)
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         let transcoder = Transcoder(direction: .decompress, options: output) {
-            DecodingTransform(try StreamDecoder(options: options, store: chunkStore))
+            try DecodingTransform { try StreamDecoder(options: options, store: chunkStore) }
         }
         let succeeded = transcoder.run(files)
         try chunkStore?.close()

@@ -20,11 +20,13 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         let output = TextOutput()
         let succeeded = try StreamReading.forEach(files, options: options) { result in
-            guard let header = result.decoder.header else {
+            let transform = result.transform
+            guard let header = transform.header else {
                 throw FileError(path: result.input.displayName, message: "the stream has no header")
             }
             let report = StreamReport(
-                name: result.input.displayName, header: header, statistics: result.decoder.statistics)
+                name: result.input.displayName, header: header, streams: transform.streams,
+                statistics: transform.statistics)
             for line in json ? [report.json] : report.lines { try output.line(line) }
             try output.flush()
         }
@@ -32,11 +34,13 @@ struct InfoCommand: ParsableCommand {
     }
 }
 
-/// What `info` prints about one stream, as aligned text or as one JSON object whose keys are the names of
-/// ``StreamHeader`` and ``StreamStatistics`` properties.
+/// What `info` prints about one file, as aligned text or as one JSON object whose keys are the names of
+/// ``StreamHeader`` and ``StreamStatistics`` properties. For concatenated streams the parameters are the
+/// first stream's and the counters are summed.
 struct StreamReport {
     let name: String
     let header: StreamHeader
+    let streams: Int
     let statistics: StreamStatistics
 
     private var fingerprintName: String {
@@ -51,34 +55,36 @@ struct StreamReport {
     var lines: [String] {
         let s = statistics
         let seeded = header.flags.contains(.seededChunker) ? ", seeded" : ""
-        let fields: [(String, String)] = [
-            ("format version", "\(header.version)"),
-            (
-                "chunker",
-                "FastCDC \(header.chunkerVariant.rawValue), min \(header.minimumChunkSize) / avg "
-                    + "\(header.averageChunkSize) / max \(header.maximumChunkSize) bytes, "
-                    + "normalization \(header.normalization)\(seeded)"
-            ),
-            ("codec", codecName),
-            ("window", "\(header.windowSize) bytes (\(TextFormat.bytes(UInt64(header.windowSize))))"),
-            ("block size", "\(header.blockSize) bytes"),
-            ("fingerprints", fingerprintName),
-            ("store", header.flags.contains(.storeBacked) ? header.storeID.description : "none"),
-            ("original size", "\(s.contentBytes) bytes (\(TextFormat.bytes(s.contentBytes)))"),
-            ("encoded size", "\(s.encodedBytes) bytes (\(TextFormat.bytes(s.encodedBytes)))"),
-            ("ratio", TextFormat.fixed(s.ratio, digits: 2)),
-            (
-                "chunks",
-                "\(s.chunks): \(s.literalChunks) literal, \(s.windowReferences) window references, "
-                    + "\(s.storeReferences) store references"
-            ),
-            (
-                "deduplicated",
-                "\(TextFormat.percent(s.deduplicatedChunkFraction)) of chunks, "
-                    + "\(TextFormat.percent(s.deduplicatedByteFraction)) of bytes"
-            ),
-            ("blocks", "\(s.blocks) (\(s.rawBlocks) stored uncompressed)"),
-        ]
+        let concatenated = streams > 1 ? [("streams", "\(streams), concatenated; parameters of the first")] : []
+        let fields: [(String, String)] =
+            concatenated + [
+                ("format version", "\(header.version)"),
+                (
+                    "chunker",
+                    "FastCDC \(header.chunkerVariant.rawValue), min \(header.minimumChunkSize) / avg "
+                        + "\(header.averageChunkSize) / max \(header.maximumChunkSize) bytes, "
+                        + "normalization \(header.normalization)\(seeded)"
+                ),
+                ("codec", codecName),
+                ("window", "\(header.windowSize) bytes (\(TextFormat.bytes(UInt64(header.windowSize))))"),
+                ("block size", "\(header.blockSize) bytes"),
+                ("fingerprints", fingerprintName),
+                ("store", header.flags.contains(.storeBacked) ? header.storeID.description : "none"),
+                ("original size", "\(s.contentBytes) bytes (\(TextFormat.bytes(s.contentBytes)))"),
+                ("encoded size", "\(s.encodedBytes) bytes (\(TextFormat.bytes(s.encodedBytes)))"),
+                ("ratio", TextFormat.fixed(s.ratio, digits: 2)),
+                (
+                    "chunks",
+                    "\(s.chunks): \(s.literalChunks) literal, \(s.windowReferences) window references, "
+                        + "\(s.storeReferences) store references"
+                ),
+                (
+                    "deduplicated",
+                    "\(TextFormat.percent(s.deduplicatedChunkFraction)) of chunks, "
+                        + "\(TextFormat.percent(s.deduplicatedByteFraction)) of bytes"
+                ),
+                ("blocks", "\(s.blocks) (\(s.rawBlocks) stored uncompressed)"),
+            ]
         return [name]
             + fields.map { field, value in "  " + field + String(repeating: " ", count: 16 - field.count) + value }
     }
@@ -88,6 +94,7 @@ struct StreamReport {
         let s = statistics
         let fields: [(String, String)] = [
             ("file", jsonString(name)),
+            ("streams", "\(streams)"),
             ("version", "\(header.version)"),
             ("chunkerVariant", jsonString(header.chunkerVariant.rawValue)),
             ("minimumChunkSize", "\(header.minimumChunkSize)"),

@@ -21,7 +21,8 @@ enum StreamReading {
     /// What a full read of one stream found.
     struct Result {
         let input: InputFile
-        let decoder: StreamDecoder
+        /// The decoding, for the first stream's header, the number of streams and the summed counters.
+        let transform: DecodingTransform
         let elapsed: Duration
     }
 
@@ -55,12 +56,13 @@ enum StreamReading {
         if input.isStandardInput && input.isTerminal {
             throw FileError(path: "stdin", message: "is a terminal; refusing to read compressed data")
         }
-        let decoder = try StreamDecoder(options: DecoderOptions(memoryLimit: limits.memory.value), store: store)
+        let options = DecoderOptions(memoryLimit: limits.memory.value)
+        let transform = try DecodingTransform { try StreamDecoder(options: options, store: store) }
         let progress = reporting.progressMeter(for: input)
         defer { progress?.clear() }
         let clock = ContinuousClock()
         let started = clock.now
-        try StreamPump.run(input, through: DecodingTransform(decoder), to: nil, progress: progress)
-        return Result(input: input, decoder: decoder, elapsed: clock.now - started)
+        try StreamPump.run(input, through: transform, to: nil, progress: progress)
+        return Result(input: input, transform: transform, elapsed: clock.now - started)
     }
 }

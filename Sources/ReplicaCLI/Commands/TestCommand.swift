@@ -19,7 +19,7 @@ struct TestCommand: ParsableCommand {
         let succeeded = try StreamReading.forEach(files, options: options) { result in
             let name = result.input.displayName
             if options.reporting.verbose {
-                let statistics = result.decoder.statistics
+                let statistics = result.transform.statistics
                 try output.line(
                     "\(name): OK, \(TextFormat.summary(statistics, encoding: false, elapsed: result.elapsed))")
             } else if !options.reporting.quiet {

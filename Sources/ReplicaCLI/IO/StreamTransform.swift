@@ -40,20 +40,94 @@ final class EncodingTransform: StreamTransform {
     var statistics: StreamStatistics { encoder.statistics }
 }
 
-/// Decompression (and `test`, `info`): a ``StreamDecoder``.
+/// Decompression (and `test`, `info`): a ``StreamDecoder`` per stream, so concatenated streams
+/// (`replica -c a b > ab.rpl`, `cat a.rpl b.rpl`) decode as one, as concatenated zstd frames do.
 final class DecodingTransform: StreamTransform {
-    /// The decoder, for its header once the stream has been read.
-    let decoder: StreamDecoder
+    private let makeDecoder: () throws -> StreamDecoder
+    private var decoder: StreamDecoder
+    /// The header of the first stream.
+    private(set) var header: StreamHeader?
+    /// How many streams have begun.
+    private(set) var streams = 1
+    /// The counters of the streams before the current one.
+    private var earlier = StreamStatistics()
+    /// Where the current stream starts in the input.
+    private var streamStart: UInt64 = 0
+    /// How much input has been given to decoders.
+    private var consumed: UInt64 = 0
 
-    init(_ decoder: StreamDecoder) { self.decoder = decoder }
-
-    func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws {
-        try decoder.decode(bytes, pieceSize: StreamPump.pieceSize, deliver: deliver)
+    /// Creates the transform; `makeDecoder` makes the decoder of each stream.
+    init(_ makeDecoder: @escaping () throws -> StreamDecoder) throws {
+        self.makeDecoder = makeDecoder
+        self.decoder = try makeDecoder()
     }
 
-    func finish(deliver: ([UInt8]) throws -> Void) throws { try decoder.finish() }
+    func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws {
+        var rest = bytes
+        while true {
+            do {
+                try decoder.decode(rest, pieceSize: StreamPump.pieceSize, deliver: deliver)
+                header = header ?? decoder.header
+                consumed += UInt64(rest.count)
+                return
+            } catch let error as FormatError where error.code == .trailingData && decoder.isComplete {
+                // The next stream starts where this one's trailer ends, inside `rest`.
+                header = header ?? decoder.header
+                let length = Int(streamStart + error.offset - consumed)
+                guard (0..<rest.count).contains(length) else { throw error }
+                var finished = decoder.statistics
+                finished.encodedBytes = error.offset
+                earlier.add(finished)
+                decoder = try makeDecoder()
+                streams += 1
+                streamStart += error.offset
+                consumed += UInt64(length)
+                rest = UnsafeRawBufferPointer(rebasing: rest[length...])
+            } catch let error as FormatError {
+                throw located(error)
+            }
+        }
+    }
 
-    var statistics: StreamStatistics { decoder.statistics }
+    func finish(deliver: ([UInt8]) throws -> Void) throws {
+        do {
+            try decoder.finish()
+        } catch let error as FormatError {
+            throw located(error)
+        }
+    }
+
+    /// The error with its offset in the whole input, naming the stream when it is not the first.
+    private func located(_ error: FormatError) -> FormatError {
+        guard streams > 1 else { return error }
+        return FormatError(
+            error.code, at: streamStart + error.offset,
+            "\(error.message) (in stream \(streams), which starts at offset \(streamStart))")
+    }
+
+    var statistics: StreamStatistics {
+        var total = earlier
+        total.add(decoder.statistics)
+        return total
+    }
+}
+
+extension StreamStatistics {
+    /// Adds another stream's counters to these.
+    mutating func add(_ other: StreamStatistics) {
+        contentBytes += other.contentBytes
+        encodedBytes += other.encodedBytes
+        chunks += other.chunks
+        literalChunks += other.literalChunks
+        literalBytes += other.literalBytes
+        windowReferences += other.windowReferences
+        windowReferenceBytes += other.windowReferenceBytes
+        storeReferences += other.storeReferences
+        storeReferenceBytes += other.storeReferenceBytes
+        blocks += other.blocks
+        rawBlocks += other.rawBlocks
+        missingChunks += other.missingChunks
+    }
 }
 
 /// Moves one input through a transform to a sink in pieces of at most ``pieceSize`` bytes, so memory stays

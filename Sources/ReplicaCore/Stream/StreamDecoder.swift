@@ -81,7 +81,9 @@ public final class StreamDecoder {
     /// `pieceSize` bytes (exceeded by at most one block's output), so memory stays bounded however redundant
     /// the stream is: a few hundred bytes of references can stand for megabytes of content.
     ///
-    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, and whatever `deliver` throws.
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, and whatever `deliver` throws. The
+    ///   content of the blocks verified before a failure is delivered first, so a caller that reads
+    ///   concatenated streams loses nothing when `trailingData` names where the next stream starts.
     public func decode(
         _ bytes: UnsafeRawBufferPointer, pieceSize: Int, deliver: ([UInt8]) throws -> Void
     ) throws {
@@ -90,7 +92,13 @@ public final class StreamDecoder {
         var output: [UInt8] = []
         var input = bytes
         while true {
-            try decode(input, into: &output)
+            do {
+                try decode(input, into: &output)
+            } catch {
+                // Blocks verified before the failure (or before bytes that follow the trailer) are sound.
+                if !output.isEmpty { try deliver(output) }
+                throw error
+            }
             // Frames left pending by the budget are decoded by the next call, with no new input.
             input = UnsafeRawBufferPointer(start: nil, count: 0)
             if output.isEmpty { return }

@@ -90,6 +90,15 @@ struct DiskChunkStoreTests {
         for (fingerprint, bytes) in chunks.dropFirst() { #expect(try store.get(fingerprint) == bytes) }
     }
 
+    @Test("the store codec is recorded at creation and kept by later opens")
+    func storeCodec() throws {
+        let fixture = StoreFixture()
+        try fixture.open(compression: .lz4).close()
+        let store = try DiskChunkStore(directory: fixture.directory)
+        for (fingerprint, bytes) in StoreFixture.chunks(20, text: true) { try store.put(bytes, as: fingerprint) }
+        #expect(store.statistics.liveRecordBytes < store.statistics.chunkBytes)
+    }
+
     @Test("a second open is refused with the owner's pid, and allowed after close")
     func lock() throws {
         let fixture = StoreFixture()

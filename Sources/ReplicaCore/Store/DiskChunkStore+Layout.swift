@@ -50,12 +50,14 @@ struct StoreMeta: Equatable {
     var segmentSize: Int
     var fingerprintKind: Fingerprinter.Kind
     var keyCheck: UInt32
+    /// How new chunks are stored: `.none` or `.lz4`.
+    var compression: CodecKind
 
     func encoded() -> [UInt8] {
         var bytes = Self.magic
         bytes.appendLittleEndian(Self.version)
         bytes.append(fingerprintKind.rawValue)
-        bytes += [0, 0, 0]
+        bytes += [compression.rawValue, 0, 0]
         bytes.appendLittleEndian(keyCheck)
         bytes.appendLittleEndian(UInt32(0))
         bytes += storeID.bytes
@@ -79,6 +81,9 @@ struct StoreMeta: Equatable {
         }
         guard let kind = Fingerprinter.Kind(rawValue: bytes[12]), let storeID = StoreID(bytes: Array(bytes[24..<40]))
         else { throw ChunkStoreError("\(path) names an unknown fingerprint kind \(bytes[12])") }
+        guard let compression = CodecKind(rawValue: bytes[13]), compression != .zstd else {
+            throw ChunkStoreError("\(path) names an unknown store codec \(bytes[13])")
+        }
         let capacity: UInt64 = bytes.littleEndian(at: 40)
         let segmentSize: UInt64 = bytes.littleEndian(at: 48)
         guard let capacity = Int(exactly: capacity), let segmentSize = Int(exactly: segmentSize),
@@ -86,7 +91,7 @@ struct StoreMeta: Equatable {
         else { throw ChunkStoreError("\(path) holds an out-of-range capacity or segment size") }
         return StoreMeta(
             storeID: storeID, capacity: capacity, segmentSize: segmentSize, fingerprintKind: kind,
-            keyCheck: bytes.littleEndian(at: 16))
+            keyCheck: bytes.littleEndian(at: 16), compression: compression)
     }
 }
 

@@ -41,7 +41,8 @@ extension DiskChunkStore {
         public var segmentSize: Int?
         /// When records are synced.
         public var durability: Durability
-        /// How new chunks are stored: `.none` or `.lz4` (kept only when it saves space).
+        /// How new chunks are stored when creating a store: `.none` or `.lz4` (kept only for chunks it shrinks).
+        /// Recorded in `store.meta`; an existing store keeps its own setting.
         public var compression: CodecKind
         /// The fingerprinter reads are verified with; it must match the store's (plain or the same key).
         public var fingerprinter: Fingerprinter

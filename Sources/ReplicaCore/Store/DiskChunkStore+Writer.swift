@@ -28,7 +28,8 @@ extension DiskChunkStore {
         let segmentSize = min(options.segmentSize(forCapacity: capacity), Options.segmentSizeRange.upperBound)
         let meta = StoreMeta(
             storeID: .random(), capacity: max(capacity, segmentSize * 4), segmentSize: segmentSize,
-            fingerprintKind: options.fingerprinter.kind, keyCheck: options.fingerprinter.keyCheck)
+            fingerprintKind: options.fingerprinter.kind, keyCheck: options.fingerprinter.keyCheck,
+            compression: options.compression)
         try StoreIO.makeDirectory(segments)
         try StoreIO.writeAtomically(meta.encoded(), to: directory + "/" + StoreLayout.metaName, directory: directory)
         return meta
@@ -39,7 +40,7 @@ extension DiskChunkStore {
         state.withLock { state in
             StoreMeta(
                 storeID: state.storeID, capacity: state.capacity, segmentSize: segmentSize,
-                fingerprintKind: fingerprintKind, keyCheck: keyCheck)
+                fingerprintKind: fingerprintKind, keyCheck: keyCheck, compression: compression)
         }
     }
 

@@ -20,6 +20,8 @@ public final class DiskChunkStore: ChunkStore {
     let segmentSize: Int
     let fingerprintKind: Fingerprinter.Kind
     let keyCheck: UInt32
+    /// How new chunks are stored, from `store.meta`.
+    let compression: CodecKind
     let state: Mutex<IndexState>
     let writer: Mutex<WriterState>
 
@@ -59,6 +61,7 @@ public final class DiskChunkStore: ChunkStore {
         self.segmentSize = meta.segmentSize
         self.fingerprintKind = meta.fingerprintKind
         self.keyCheck = meta.keyCheck
+        self.compression = meta.compression
         var recovery = try Recovery(directory: directory, segmentsDirectory: segmentsDirectory, meta: meta)
         let recovered = try recovery.run()
         var report = recovery.report
@@ -71,7 +74,7 @@ public final class DiskChunkStore: ChunkStore {
         writer = Mutex(
             WriterState(
                 lock: lock, active: recovered.active, nextSegment: recovered.nextSegment,
-                compressor: options.compression == .lz4 ? LZ4Compressor(level: 1) : nil,
+                compressor: meta.compression == .lz4 ? LZ4Compressor(level: 1) : nil,
                 lastSync: StoreIO.milliseconds))
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try ensureRoom(for: 0, &writer)

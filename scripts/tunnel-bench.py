@@ -4,7 +4,7 @@
   scripts/tunnel-bench.py [path/to/replica]   (default: .build/release/replica; needs socat)
 
 1. Throughput of incompressible data: direct, through a plain TCP relay (socat), through the tunnel.
-2. 1 KiB request/response latency, p50 and p99: direct and through the tunnel.
+2. 1 KiB request/response latency, p50 and p99: direct, through a socat relay and through the tunnel.
 3. Resident memory (VmRSS) of the tunnel client and server: idle, with 1,000 idle flows, and at the peak
    of 100 busy flows.
 Everything runs on 127.0.0.1, bounded in size and time; every process it starts is stopped at the end.
@@ -14,7 +14,7 @@ import os, socket, subprocess, sys, threading, time
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 EXTRA = sys.argv[2:]  # more tunnel options for both ends, e.g. --codec lz4
 BASE = 27100
-SINK, ECHO, RELAY, TUNNEL, LOCAL_SINK, LOCAL_ECHO = (BASE + i for i in range(6))
+SINK, ECHO, RELAY, TUNNEL, LOCAL_SINK, LOCAL_ECHO, ECHO_RELAY = (BASE + i for i in range(7))
 procs = []
 
 
@@ -115,7 +115,8 @@ def main():
     start(["socat", "-u", f"TCP-LISTEN:{SINK},reuseaddr,fork,backlog=256", "OPEN:/dev/null"])
     start([sys.executable, "-c", ECHO_SERVER, str(ECHO)])
     start(["socat", f"TCP-LISTEN:{RELAY},reuseaddr,fork", f"TCP:127.0.0.1:{SINK}"])
-    for port in (SINK, ECHO, RELAY):
+    start(["socat", f"TCP-LISTEN:{ECHO_RELAY},reuseaddr,fork", f"TCP:127.0.0.1:{ECHO},nodelay"])
+    for port in (SINK, ECHO, RELAY, ECHO_RELAY):
         wait_port(port)
     client, server = start_tunnel()
     print(f"replica: {REPLICA} {' '.join(EXTRA)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -133,9 +134,9 @@ def main():
     print(f"   tunnel / socat relay = {results['tunnel'] / results['socat relay'] * 100:.0f}%")
 
     print("\n2. 1 KiB request/response latency (3,000 round trips after 200 warm-up):")
-    for name, port in (("direct", ECHO), ("tunnel", LOCAL_ECHO)):
+    for name, port in (("direct", ECHO), ("socat relay", ECHO_RELAY), ("tunnel", LOCAL_ECHO)):
         p50, p99 = latency(port)
-        print(f"   {name:8s} p50 {p50:7.1f} us   p99 {p99:7.1f} us")
+        print(f"   {name:12s} p50 {p50:7.1f} us   p99 {p99:7.1f} us")
 
     print("\n3. memory (a fresh pair: its stores and windows start empty)")
     stop(client, server)
@@ -155,10 +156,10 @@ def main():
     stop(client, server)
     client, server = start_tunnel()
     peak = [0.0, 0.0]
-    stop = threading.Event()
+    done = threading.Event()
 
     def sample():
-        while not stop.is_set():
+        while not done.is_set():
             peak[0] = max(peak[0], rss(client.pid))
             peak[1] = max(peak[1], rss(server.pid))
             time.sleep(0.05)
@@ -175,7 +176,7 @@ def main():
     for th in threads:
         th.join()
     elapsed = time.perf_counter() - t
-    stop.set()
+    done.set()
     sampler.join()
     print(f"   100 busy flows x 4 MiB ({100 * per_flow / elapsed / 1e6:.0f} MB/s aggregate): "
           f"peak client {peak[0]:.1f} MiB, server {peak[1]:.1f} MiB")

@@ -31,6 +31,9 @@ trap cleanup EXIT
 
 in_near() { ip netns exec $NEAR "$@"; }
 in_far() { ip netns exec $FAR "$@"; }
+# bg NS COMMAND...: start COMMAND in namespace NS in the background and remember its pid (ip netns exec execs
+# the command, so $! is the command itself and cleanup can stop it).
+bg() { local ns=$1; shift; ip netns exec "$ns" "$@" & PIDS+=($!); }
 
 ip netns add $NEAR
 ip netns add $FAR
@@ -113,7 +116,7 @@ tx_bytes() { in_near cat /sys/class/net/veth-near/statistics/tx_bytes 2>/dev/nul
 rx_bytes() { in_near cat /sys/class/net/veth-near/statistics/rx_bytes 2>/dev/null || in_near ip -s link show veth-near | awk '/RX:/{getline; print $1}'; }
 
 # Far end: a sink that reads until EOF; the tunnel server.
-in_far socat -u TCP-LISTEN:9000,reuseaddr,fork OPEN:/dev/null & PIDS+=($!)
+bg $FAR socat -u TCP-LISTEN:9000,reuseaddr,fork OPEN:/dev/null
 
 # send FILE PORT: send through 127.0.0.1:PORT in the near namespace, wait for the far end's EOF.
 send() {
@@ -136,23 +139,23 @@ measure() {  # measure LABEL FILE PORT
 }
 
 start_tunnel() {
-    in_far "$REPLICA" tunnel server --listen $FAR_IP:7000 --allow 127.0.0.1:9000 --quiet & PIDS+=($!)
+    bg $FAR "$REPLICA" tunnel server --listen $FAR_IP:7000 --allow 127.0.0.1:9000 --quiet
     sleep 0.5
-    in_near python3 "$WORK/delay.py" 7001 $FAR_IP 7000 "$ONE_WAY_MS" & PIDS+=($!)
+    bg $NEAR python3 "$WORK/delay.py" 7001 $FAR_IP 7000 "$ONE_WAY_MS"
     sleep 0.3
-    in_near "$REPLICA" tunnel client --peer 127.0.0.1:7001 -L 8000:127.0.0.1:9000 --quiet & PIDS+=($!)
+    bg $NEAR "$REPLICA" tunnel client --peer 127.0.0.1:7001 -L 8000:127.0.0.1:9000 --quiet
     sleep 1
 }
 
 stop_tunnel() {
     local n=${#PIDS[@]}
     for i in 1 2 3; do kill "${PIDS[$((n - i))]}" 2>/dev/null || true; done
-    sleep 0.5
+    for i in 1 2 3; do wait "${PIDS[$((n - i))]}" 2>/dev/null || true; done
     PIDS=("${PIDS[@]:0:$((n - 3))}")
 }
 
 # Direct: through the same delay line, no accelerator.
-in_near python3 "$WORK/delay.py" 7101 $FAR_IP 9000 "$ONE_WAY_MS" & PIDS+=($!)
+bg $NEAR python3 "$WORK/delay.py" 7101 $FAR_IP 9000 "$ONE_WAY_MS"
 sleep 0.5
 echo "corpus: version 1 and version 2, $CORPUS_MIB MiB each"
 measure "direct (v2)" "$WORK/v2" 7101

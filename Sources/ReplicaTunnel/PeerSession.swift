@@ -50,6 +50,8 @@ final class PeerSession: ChannelInboundHandler {
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     private var keepalive: RepeatedTask?
     private var draining = false
+    /// The latest round-trip time measured by PING/PONG, once there is one.
+    private var roundTrip: TimeAmount?
     /// Batches in a row that compressed by less than 1/32 and referenced nothing before a flow goes plain.
     static let plainAfter = 8
     /// Plain batches between two probes through the engine.
@@ -184,6 +186,8 @@ final class PeerSession: ChannelInboundHandler {
         sendBudget = min(configuration.linkBudget, Int(hello.receiveBudget))
         phase = .ready
         logger("link to \(peerName) is up (peer store \(hello.storeID))")
+        // A first ping at once gives a round-trip time for window tuning.
+        if let context { send(.ping(context.eventLoop.now.uptimeNanoseconds)) }
         onReady?(self)
     }
 
@@ -209,8 +213,9 @@ final class PeerSession: ChannelInboundHandler {
             }
         case .ping(let value):
             send(.pong(value))
-        case .pong:
-            break
+        case .pong(let sent):
+            let now = context?.eventLoop.now.uptimeNanoseconds ?? 0
+            if now > sent { roundTrip = .nanoseconds(Int64(now - sent)) }
         case .chunkRequest(let fingerprints):
             for fingerprint in fingerprints {
                 let bytes = encoder.chunk(fingerprint)
@@ -561,13 +566,31 @@ final class PeerSession: ChannelInboundHandler {
         guard streams[stream.id] === stream, phase == .ready else { return }
         if success {
             stream.receiveAllowance += length
-            send(.windowUpdate(stream: stream.id, increment: UInt32(length)))
+            let growth = windowGrowth(stream, delivered: length)
+            stream.receiveAllowance += growth
+            send(.windowUpdate(stream: stream.id, increment: UInt32(length + growth)))
             finishIfDone(stream)
         } else {
             remove(stream, abort: true)
             send(.reset(stream: stream.id, code: .linkClosed, reason: "the local connection stopped accepting data"))
         }
         flushIfNeeded()
+    }
+
+    /// How much to grow a stream's window after `delivered` more bytes reached its application: the window
+    /// doubles (up to the maximum) when the whole of it was used within two round trips.
+    private func windowGrowth(_ stream: TunnelStream, delivered: Int) -> Int {
+        guard let roundTrip, let now = context?.eventLoop.now else { return 0 }
+        if stream.deliveredInEpoch == 0 && stream.epochStart == .uptimeNanoseconds(0) { stream.epochStart = now }
+        stream.deliveredInEpoch += delivered
+        guard stream.deliveredInEpoch >= stream.window else { return 0 }
+        let fast = now - stream.epochStart < roundTrip * 2
+        stream.deliveredInEpoch = 0
+        stream.epochStart = now
+        guard fast, stream.window < configuration.maximumStreamWindow else { return 0 }
+        let growth = min(stream.window, configuration.maximumStreamWindow - stream.window)
+        stream.window += growth
+        return growth
     }
 
     private func peerHalfClosed(_ id: UInt32) {
@@ -638,14 +661,12 @@ final class PeerSession: ChannelInboundHandler {
 
     private func teardown(reason: String) {
         guard phase != .closed else { return }
-        let wasReady = phase == .ready
         phase = .closed
         keepalive?.cancel()
         keepalive = nil
         let open = Array(streams.values)
         for stream in open { remove(stream, abort: true) }
         if !open.isEmpty { logger("\(reason): reset \(open.count) open stream(s)") }
-        _ = wasReady
         onClose?(self)
         onClose = nil
     }
@@ -677,6 +698,11 @@ final class TunnelStream {
     var pendingBytes = 0
     /// Decoded bytes the peer may still send.
     var receiveAllowance: Int
+    /// The receive window now: the initial window, grown by tuning.
+    var window: Int
+    /// Bytes delivered since `epochStart`, the start of the current tuning period.
+    var deliveredInEpoch = 0
+    var epochStart = NIODeadline.uptimeNanoseconds(0)
     /// Bytes received and handed to the local connection, not yet written by it.
     var unwritten = 0
     var localEOF = false
@@ -692,6 +718,7 @@ final class TunnelStream {
     init(id: UInt32, window: Int) {
         self.id = id
         self.receiveAllowance = window
+        self.window = window
     }
 }
 

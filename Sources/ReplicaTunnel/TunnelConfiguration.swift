@@ -7,6 +7,10 @@ public struct TunnelConfiguration: Sendable {
     public var encoder: EncoderConfiguration
     /// The receive credit granted to each new stream, in decoded bytes.
     public var streamWindow: Int
+    /// The most a stream's window may grow to. A window doubles when the stream used all of it within two
+    /// round trips (its reader keeps up and the window, not the link, limits it), so windows tune themselves
+    /// towards the bandwidth-delay product; a slow reader never grows its window.
+    public var maximumStreamWindow: Int
     /// The most decoded bytes in flight over one peer link in each direction (sent, not yet credited back).
     /// It bounds the receiver's buffering for the whole link and the sender's chunk retention.
     public var linkBudget: Int
@@ -33,6 +37,7 @@ public struct TunnelConfiguration: Sendable {
     public init(
         encoder: EncoderConfiguration? = nil,
         streamWindow: Int = 1 << 20,
+        maximumStreamWindow: Int = 16 << 20,
         linkBudget: Int = 64 << 20,
         batchLimit: Int = 64 << 10,
         frameLimit: Int = TunnelProtocol.defaultFrameLimit,
@@ -48,6 +53,9 @@ public struct TunnelConfiguration: Sendable {
         }
         try check((4 << 10)...(1 << 30) ~= streamWindow, "streamWindow", "\(streamWindow) is outside 4 KiB...1 GiB")
         try check(
+            streamWindow...(1 << 30) ~= maximumStreamWindow, "maximumStreamWindow",
+            "\(maximumStreamWindow) must be at least the stream window and at most 1 GiB")
+        try check(
             streamWindow...(Int(UInt32.max)) ~= linkBudget, "linkBudget",
             "\(linkBudget) must be at least the stream window and below 4 GiB")
         try check((1 << 10)...(256 << 10) ~= batchLimit, "batchLimit", "\(batchLimit) is outside 1 KiB...256 KiB")
@@ -62,6 +70,7 @@ public struct TunnelConfiguration: Sendable {
             "must be positive, the maximum at least the initial")
         self.encoder = try encoder ?? Self.defaultEncoder()
         self.streamWindow = streamWindow
+        self.maximumStreamWindow = maximumStreamWindow
         self.linkBudget = linkBudget
         self.batchLimit = batchLimit
         self.frameLimit = frameLimit

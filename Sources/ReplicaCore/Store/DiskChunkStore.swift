@@ -111,7 +111,12 @@ public final class DiskChunkStore: ChunkStore {
                 return nil
             }
             let location = state.index.location(atSlot: slot)
-            guard let segment = state.segments[location.segment] else { return nil }
+            guard let segment = state.segments[location.segment] else {
+                // Not expected (draining a segment drops its entries first), but an entry without a segment is stale.
+                state.index.remove(fingerprint)
+                state.counters.misses += 1
+                return nil
+            }
             state.index.markReferenced(atSlot: slot)
             return (segment.file, location)
         }

@@ -2,8 +2,10 @@
 ///
 /// - zstd: one continuous stream for the whole Replica stream (`ZSTD_e_flush` per block), so every block
 ///   compresses against the history of all zstd blocks before it, as if the content were one zstd frame.
-///   Bytes given to the stream can't be taken back, so the raw-or-compressed choice is made before
-///   compressing, by probing a sample with LZ4. Store-prefixed blocks use a second, one-shot context.
+///   Every block of 64 bytes or more goes through it: data that looks random locally may still match the
+///   history (an edited copy of earlier content), and zstd stores incompressible input as raw zstd blocks at
+///   about 3 GB/s, so there is little to gain from deciding "raw" up front. Store-prefixed blocks use a
+///   second, one-shot context.
 /// - lz4: independent blocks with a reused state, stored raw when they do not shrink; after such a block the
 ///   next ones are first probed with LZ4 on a sample.
 final class BlockCompressor {
@@ -32,7 +34,6 @@ final class BlockCompressor {
     func compress(_ body: UnsafeRawBufferPointer) throws -> (ArraySlice<UInt8>, BlockFormat.Encoding)? {
         guard body.count >= Self.smallestCompressedBody else { return nil }
         if let zstdStream {
-            guard !sampleLooksIncompressible(body) else { return nil }
             scratch.removeAll(keepingCapacity: true)
             try zstdStream.compressFlushed(body, appendingTo: &scratch)
             return (scratch[...], .zstd)

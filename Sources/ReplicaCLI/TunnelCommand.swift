@@ -89,6 +89,12 @@ struct TunnelServerCommand: ParsableCommand {
         commandName: "server",
         abstract: "Accept links from tunnel clients and connect their flows to permitted targets.")
 
+    /// `HOST:PORT` of a socket address, for log lines.
+    static func format(_ address: SocketAddress) -> String {
+        let host = address.ipAddress ?? "?"
+        return (host.contains(":") ? "[\(host)]" : host) + ":\(address.port ?? 0)"
+    }
+
     @Option(help: ArgumentHelp("The address to listen on.", valueName: "host:port"))
     var listen: String
 
@@ -118,7 +124,7 @@ struct TunnelServerCommand: ParsableCommand {
             let server = try await TunnelServer.start(
                 listen: listen, allowList: allowList, configuration: configuration, store: store, group: group,
                 logger: logger)
-            logger("listening on \(server.localAddress?.description ?? listen.description)")
+            logger("listening on \(server.localAddress.map(Self.format) ?? listen.description)")
             return TunnelEndpoint(statistics: { server.statistics() }, shutdown: { await server.shutdown() })
         }
     }
@@ -161,7 +167,8 @@ struct TunnelClientCommand: ParsableCommand {
                 peer: peer, forwards: forwards, configuration: configuration, store: store, group: group,
                 logger: logger)
             for (forward, address) in zip(forwards, client.listenAddresses) {
-                logger("forwarding \(address?.description ?? forward.description) -> \(forward.target) via \(peer)")
+                let local = address.map(TunnelServerCommand.format) ?? "\(forward.bindHost):\(forward.localPort)"
+                logger("forwarding \(local) -> \(forward.target) via \(peer)")
             }
             return TunnelEndpoint(
                 statistics: { client.statistics().map { [$0] } ?? [] }, shutdown: { await client.shutdown() })

@@ -6,23 +6,17 @@ import Foundation
 /// path, a 512-byte header holding the path and size, then the contents padded to 512 bytes. Symbolic links and
 /// special files are skipped, so the same tree always gives the same bytes.
 enum InputLoader {
-    /// An input that could not be read, naming the path.
-    struct Failure: Error, CustomStringConvertible {
-        /// What went wrong, with the path.
-        let description: String
-    }
-
     /// The bytes of a file, or the tar-like concatenation of a directory.
-    /// - Throws: ``Failure`` naming the path when it does not exist or cannot be read.
+    /// - Throws: ``BenchFailure`` naming the path when it does not exist or cannot be read.
     static func load(_ path: String) throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw Failure(description: "input \(path): no such file or directory")
+            throw BenchFailure(description: "input \(path): no such file or directory")
         }
         guard isDirectory.boolValue else { return try read(path) }
         let root = URL(fileURLWithPath: path).standardizedFileURL.path
         guard let enumerator = FileManager.default.enumerator(atPath: root) else {
-            throw Failure(description: "input \(path): cannot list the directory")
+            throw BenchFailure(description: "input \(path): cannot list the directory")
         }
         var relativePaths: [String] = []
         while let relative = enumerator.nextObject() as? String {
@@ -43,7 +37,7 @@ enum InputLoader {
 
     private static func read(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure(description: "input \(path): cannot read the file")
+            throw BenchFailure(description: "input \(path): cannot read the file")
         }
         return [UInt8](data)
     }

@@ -80,3 +80,13 @@ func machineDescription() -> (cpu: String, cores: Int) {
     }
     return (cpu, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 }
+
+/// The one-minute load average from /proc/loadavg (0 when unreadable): above the core count, other processes
+/// shared the CPU with the run, and its medians understate the engine; the max of each row is then the better
+/// estimate.
+func loadAverage() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+        let first = text.split(separator: " ").first
+    else { return 0 }
+    return Double(first) ?? 0
+}

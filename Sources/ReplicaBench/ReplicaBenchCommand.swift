@@ -18,8 +18,11 @@ struct ReplicaBenchCommand: ParsableCommand {
     @Flag(help: "A CI-sized run of a few seconds: 1 MiB corpora, 2 runs, every round trip checked.")
     var quick = false
 
-    @Flag(help: "Print the report as JSON (schema replica-bench/1) instead of tables.")
-    var json = false
+    @Option(
+        help: ArgumentHelp(
+            "Also write the report as JSON (schema replica-bench/1) to this file.",
+            discussion: "Use - for standard output instead of the tables.", valueName: "path"))
+    var json: String?
 
     @Option(help: "Runs per measurement; the report gives their median, min and max.")
     var runs = 5
@@ -54,6 +57,9 @@ struct ReplicaBenchCommand: ParsableCommand {
     @Flag(help: "Only the headline figures of the performance targets.")
     var figures = false
 
+    @Flag(help: "Measure only the Replica engine on the corpora, not the zstd and lz4 baselines (for profiling).")
+    var noBaselines = false
+
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
         guard budget > 0 else { throw ValidationError("--budget must be positive, got \(budget)") }
@@ -70,9 +76,12 @@ struct ReplicaBenchCommand: ParsableCommand {
         let policy = quick ? RunPolicy(runs: 2, budgetSeconds: 1) : RunPolicy(runs: runs, budgetSeconds: budget)
         let machine = machineDescription()
         var report = Report(
-            machine: .init(cpu: machine.cpu, cores: machine.cores, libraries: Replica.libraryVersions),
+            machine: .init(
+                cpu: machine.cpu, cores: machine.cores, libraries: Replica.libraryVersions,
+                loadAverageAtStart: loadAverage()),
             settings: .init(seed: seed, size: size, runs: policy.runs, budgetSeconds: policy.budgetSeconds, quick: quick))
-        let defaultSet = !sweep && !figures && versions.isEmpty && input.isEmpty
+        // --corpus and --input narrow the run to the corpora section; no selection at all runs everything.
+        let defaultSet = !sweep && !figures && versions.isEmpty && input.isEmpty && corpora.isEmpty
         var recorder = Recorder(report: report)
 
         if !sweep && !figures && versions.isEmpty {
@@ -97,13 +106,25 @@ struct ReplicaBenchCommand: ParsableCommand {
             try recorder.rows { try HeadlineFigures(size: size, seed: seed, policy: policy).run() }
         }
         if sweep {
-            let (name, data) = try inputs(size: size).first ?? ("mix", CorpusKind.mix.generate(seed: seed, size: size))
+            // One input: the first --input, else the first --corpus, else the mix.
+            let (name, data) =
+                input.isEmpty && corpora.isEmpty
+                ? ("mix", CorpusKind.mix.generate(seed: seed, size: size)) : try inputs(size: size)[0]
             try Sweep(corpus: name, data: data, policy: policy).run(into: &recorder)
         }
 
         report = recorder.report
         report.peakRSSBytes = peakResidentBytes()
-        print(json ? try report.json() : report.table())
+        report.machine.loadAverageAtEnd = loadAverage()
+        switch json {
+        case "-":
+            print(try report.json())
+        case let path?:
+            try writeAtomically(try report.json() + "\n", to: path)
+            print(report.table())
+        case nil:
+            print(report.table())
+        }
         if !report.failures.isEmpty {
             throw ExitCode(1)
         }
@@ -124,7 +145,7 @@ struct ReplicaBenchCommand: ParsableCommand {
             progress("\(runner.name) on \(name)")
             try recorder.row { try runner.run(section: "corpora", corpus: name, data: data, policy: policy, stages: true) }
         }
-        for baseline in Baseline.standard {
+        for baseline in noBaselines ? [] : Baseline.standard {
             progress("\(baseline.name) on \(name)")
             try recorder.row { try baseline.run(section: "corpora", corpus: name, data: data, policy: policy) }
         }
@@ -132,6 +153,23 @@ struct ReplicaBenchCommand: ParsableCommand {
 
     private static func named(_ versions: [[UInt8]]) -> [(name: String, bytes: [UInt8])] {
         versions.enumerated().map { index, bytes in ("v\(index + 1)", bytes) }
+    }
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory and a rename, so a reader never
+/// sees a half-written report.
+func writeAtomically(_ text: String, to path: String) throws {
+    let target = URL(fileURLWithPath: path)
+    let temporary = target.deletingLastPathComponent()
+        .appendingPathComponent(".\(target.lastPathComponent).\(getpid()).tmp")
+    do {
+        try Data(text.utf8).write(to: temporary)
+        if rename(temporary.path, target.path) != 0 {
+            throw CocoaError(.fileWriteUnknown)
+        }
+    } catch {
+        try? FileManager.default.removeItem(at: temporary)
+        throw BenchFailure(description: "cannot write the JSON report to \(path): \(error)")
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ReplicaCore
 
 /// A round trip that did not give back its input.
@@ -129,7 +130,15 @@ struct ReplicaRunner {
 
 /// Throws ``RoundTripMismatch`` naming `what` and the first differing offset unless `actual == expected`.
 func checkRoundTrip(_ actual: [UInt8], _ expected: [UInt8], what: String) throws {
-    guard actual != expected else { return }
+    let equal =
+        actual.count == expected.count
+        && actual.withUnsafeBytes { left in
+            expected.withUnsafeBytes { right in
+                guard let leftBase = left.baseAddress, let rightBase = right.baseAddress else { return true }
+                return memcmp(leftBase, rightBase, left.count) == 0
+            }
+        }
+    guard !equal else { return }
     let common = min(actual.count, expected.count)
     let first = (0..<common).first { actual[$0] != expected[$0] } ?? common
     throw RoundTripMismatch(

@@ -83,6 +83,10 @@ struct Report: Codable {
         var cores: Int
         /// The linked zstd, lz4 and xxhash versions.
         var libraries: String
+        /// The one-minute load average when the run started.
+        var loadAverageAtStart: Double
+        /// The one-minute load average when the run ended.
+        var loadAverageAtEnd = 0.0
     }
 
     /// How the run was set up.
@@ -110,6 +114,9 @@ struct Report: Codable {
     func table() -> String {
         var text = "replica-bench on \(machine.cpu), \(machine.cores) cores; \(machine.libraries)\n"
         text += "MB/s = 10^6 bytes per second, median (min-max) of up to \(settings.runs) runs; one core\n"
+        text += String(
+            format: "load average %.2f at start, %.2f at end (above %d, other processes shared the CPU)\n",
+            machine.loadAverageAtStart, machine.loadAverageAtEnd, machine.cores)
         for section in ["corpora", "figures", "sweep"] {
             let rows = self.rows.filter { $0.section == section }
             guard !rows.isEmpty else { continue }

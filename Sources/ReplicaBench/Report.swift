@@ -115,7 +115,7 @@ struct Report: Codable {
         var text = "replica-bench on \(machine.cpu), \(machine.cores) cores; \(machine.libraries)\n"
         text += "MB/s = 10^6 bytes per second, median (min-max) of up to \(settings.runs) runs; one core\n"
         text += String(
-            format: "load average %.2f at start, %.2f at end (above %d, other processes shared the CPU)\n",
+            format: "load average %.2f at start, %.2f at end (more than %d: other processes shared the CPU)\n",
             machine.loadAverageAtStart, machine.loadAverageAtEnd, machine.cores)
         for section in ["corpora", "figures", "sweep"] {
             let rows = self.rows.filter { $0.section == section }

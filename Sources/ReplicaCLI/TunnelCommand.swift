@@ -46,6 +46,12 @@ struct TunnelEngineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds of silence after which the peer is declared dead.", valueName: "s"))
     var peerTimeout = 15.0
 
+    @Option(
+        help: ArgumentHelp(
+            "Client: hold new connections this many seconds while the link is down (0: refuse at once).",
+            valueName: "s"))
+    var linkWait = 0.0
+
     @Option(help: ArgumentHelp("Print per-peer counters every this many seconds (0: never).", valueName: "s"))
     var statsInterval = 0.0
 
@@ -58,6 +64,7 @@ struct TunnelEngineOptions: ParsableArguments {
         guard keepalive > 0, peerTimeout > keepalive else {
             throw ValidationError("--keepalive must be positive and below --peer-timeout")
         }
+        guard linkWait >= 0 else { throw ValidationError("--link-wait must not be negative") }
         guard statsInterval >= 0 else { throw ValidationError("--stats-interval must not be negative") }
     }
 
@@ -69,7 +76,7 @@ struct TunnelEngineOptions: ParsableArguments {
         return try TunnelConfiguration(
             encoder: encoder, streamWindow: streamWindow << 10, linkBudget: linkBudget << 20,
             keepaliveInterval: .nanoseconds(Int64(keepalive * 1e9)),
-            keepaliveTimeout: .nanoseconds(Int64(peerTimeout * 1e9)))
+            keepaliveTimeout: .nanoseconds(Int64(peerTimeout * 1e9)), linkWait: .nanoseconds(Int64(linkWait * 1e9)))
     }
 
     func openStore() throws -> any ChunkStore {

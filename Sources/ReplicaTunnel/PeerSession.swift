@@ -230,7 +230,12 @@ final class PeerSession: ChannelInboundHandler {
     // MARK: Streams
 
     /// Opens a stream for a local connection the client accepted. The channel must be on this loop.
-    func open(local channel: any Channel, to target: TunnelTarget) {
+    ///
+    /// - Parameters:
+    ///   - held: bytes already read from the connection while it waited for the link (NIO reads everything up to
+    ///     an EOF at once), sent once the stream has credit.
+    ///   - inputClosed: whether the application's EOF was among them.
+    func open(local channel: any Channel, to target: TunnelTarget, held: [ByteBuffer] = [], inputClosed: Bool = false) {
         guard phase == .ready, !draining, streams.count < configuration.maximumStreams, nextStreamID < UInt32.max - 2
         else {
             logger("refusing a local connection for \(target): the link is not ready or is full")
@@ -241,6 +246,11 @@ final class PeerSession: ChannelInboundHandler {
         nextStreamID += 2
         let stream = TunnelStream(id: id, window: configuration.streamWindow)
         stream.channel = channel
+        for bytes in held {
+            stream.pending.append(bytes)
+            stream.pendingBytes += bytes.readableBytes
+        }
+        stream.localEOF = inputClosed
         streams[id] = stream
         statistics.update {
             $0.activeFlows = streams.count

@@ -40,8 +40,10 @@ public struct TunnelForward: Hashable, Sendable, CustomStringConvertible {
 /// The near end of a tunnel: listens on each forward's local port and carries every accepted connection over
 /// one peer link, which it keeps up, reconnecting with exponential backoff and jitter.
 ///
-/// While the link is down, new local connections are refused at once with a TCP reset (fail fast); connections
-/// that were open when it went down are reset, never silently cut short.
+/// While the link is down, a new local connection waits up to ``TunnelConfiguration/linkWait`` for it (unread, so
+/// its data stays in the application's socket) and is then refused with a TCP reset; with a zero wait it is
+/// refused at once (fail fast). Connections that were open when the link went down are reset, never silently
+/// cut short.
 public final class TunnelClient: Sendable {
     private let core: NIOLoopBound<ClientCore>
     private let listeners: [any Channel]
@@ -132,6 +134,8 @@ final class ClientCore {
     private var session: PeerSession?
     private var attempt = 0
     private var stopped = false
+    /// Local connections waiting for the link, with the timer that refuses each.
+    private var waiting: [(channel: any Channel, target: TunnelTarget, holder: AcceptHandler, timer: Scheduled<Void>)] = []
 
     init(
         peer: TunnelTarget, configuration: TunnelConfiguration, store: any ChunkStore, loop: any EventLoop,
@@ -147,7 +151,15 @@ final class ClientCore {
 
     var isConnected: Bool { session?.isReady ?? false }
 
-    func stop() { stopped = true }
+    func stop() {
+        stopped = true
+        let refused = waiting
+        waiting.removeAll()
+        for entry in refused {
+            entry.timer.cancel()
+            PeerSession.abort(entry.channel)
+        }
+    }
 
     func connect() {
         guard !stopped else { return }
@@ -180,6 +192,22 @@ final class ClientCore {
     private func ready(_ session: PeerSession) {
         self.session = session
         attempt = 0
+        let queued = waiting
+        waiting.removeAll()
+        for entry in queued {
+            entry.timer.cancel()
+            guard entry.channel.isActive else { continue }
+            let (held, inputClosed) = entry.holder.release()
+            session.open(local: entry.channel, to: entry.target, held: held, inputClosed: inputClosed)
+        }
+    }
+
+    /// A waiting connection's time is up.
+    private func expire(_ channel: any Channel) {
+        guard let index = waiting.firstIndex(where: { $0.channel === channel }) else { return }
+        let entry = waiting.remove(at: index)
+        logger("refusing a local connection for \(entry.target): the link to \(peer) stayed down")
+        PeerSession.abort(entry.channel)
     }
 
     private func lost(_ session: PeerSession) {
@@ -198,7 +226,14 @@ final class ClientCore {
     }
 
     /// A local connection arrived on a forward's port.
-    func accepted(_ channel: any Channel, target: TunnelTarget) {
+    func accepted(_ channel: any Channel, target: TunnelTarget, holder: AcceptHandler) {
+        if !stopped, !isConnected, configuration.linkWait > .zero, waiting.count < configuration.maximumStreams {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let timer = loop.scheduleTask(in: configuration.linkWait) { bound.value.expire(channel) }
+            waiting.append((channel, target, holder, timer))
+            return
+        }
+        _ = holder.release()
         guard !stopped, let session, session.isReady else {
             logger("refusing a local connection for \(target): the link to \(peer) is down")
             PeerSession.abort(channel)
@@ -208,21 +243,48 @@ final class ClientCore {
     }
 }
 
-/// Hands each accepted local connection to the client once it is active, then leaves the pipeline.
+/// Hands each accepted local connection to the client once it is active. While the connection waits for the
+/// link it holds what NIO reads (NIO reads everything up to an EOF at once, even without a read request); then
+/// it hands that over and leaves the pipeline.
 final class AcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
     private let core: NIOLoopBound<ClientCore>
     private let target: TunnelTarget
+    private var context: ChannelHandlerContext?
+    private var held: [ByteBuffer] = []
+    private var inputClosed = false
 
     init(core: NIOLoopBound<ClientCore>, target: TunnelTarget) {
         self.core = core
         self.target = target
     }
 
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
     func channelActive(context: ChannelHandlerContext) {
-        context.pipeline.syncOperations.removeHandler(self, promise: nil)
-        core.value.accepted(context.channel, target: target)
         context.fireChannelActive()
+        core.value.accepted(context.channel, target: target, holder: self)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        held.append(unwrapInboundIn(data))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Leaves the pipeline and returns what was read while waiting, and whether the EOF came.
+    func release() -> ([ByteBuffer], Bool) {
+        let result = (held, inputClosed)
+        held = []
+        if let context { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+        context = nil
+        return result
     }
 }

@@ -28,6 +28,9 @@ public struct TunnelConfiguration: Sendable {
     public var reconnectInitialDelay: TimeAmount
     /// The longest reconnect delay of a client.
     public var reconnectMaximumDelay: TimeAmount
+    /// How long a client holds a new local connection while its link is down before refusing it; zero refuses
+    /// at once (fail fast).
+    public var linkWait: TimeAmount
     /// How long a graceful shutdown lets open flows drain before resetting them.
     public var drainTimeout: TimeAmount
 
@@ -46,6 +49,7 @@ public struct TunnelConfiguration: Sendable {
         keepaliveTimeout: TimeAmount = .seconds(15),
         reconnectInitialDelay: TimeAmount = .milliseconds(100),
         reconnectMaximumDelay: TimeAmount = .seconds(5),
+        linkWait: TimeAmount = .zero,
         drainTimeout: TimeAmount = .seconds(5)
     ) throws {
         func check(_ ok: Bool, _ setting: String, _ message: String) throws(TunnelError) {
@@ -65,6 +69,7 @@ public struct TunnelConfiguration: Sendable {
         try check((1...1_000_000) ~= maximumStreams, "maximumStreams", "\(maximumStreams) is outside 1...1000000")
         try check(keepaliveInterval > .zero, "keepaliveInterval", "must be positive")
         try check(keepaliveTimeout > keepaliveInterval, "keepaliveTimeout", "must exceed the keepalive interval")
+        try check(linkWait >= .zero, "linkWait", "must not be negative")
         try check(
             reconnectInitialDelay > .zero && reconnectMaximumDelay >= reconnectInitialDelay, "reconnect delays",
             "must be positive, the maximum at least the initial")
@@ -79,6 +84,7 @@ public struct TunnelConfiguration: Sendable {
         self.keepaliveTimeout = keepaliveTimeout
         self.reconnectInitialDelay = reconnectInitialDelay
         self.reconnectMaximumDelay = reconnectMaximumDelay
+        self.linkWait = linkWait
         self.drainTimeout = drainTimeout
     }
 

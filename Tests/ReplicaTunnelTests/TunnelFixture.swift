@@ -108,6 +108,14 @@ func runFlow(
                     configuration: .init(isOutboundHalfClosureEnabled: true))
             }
         }
+    // A watchdog: a flow that hangs (a bug) is closed after two minutes and reported as failed, so a broken
+    // build fails its tests instead of stalling CI.
+    let underlying = channel.channel
+    let watchdog = Task {
+        try await Task.sleep(for: .seconds(120))
+        try await underlying.close()
+    }
+    defer { watchdog.cancel() }
     return try await channel.executeThenClose { inbound, outbound in
         async let reading: FlowOutcome = {
             if pauseBeforeReading > .zero { try? await Task.sleep(for: pauseBeforeReading) }

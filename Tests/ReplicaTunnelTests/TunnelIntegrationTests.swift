@@ -133,6 +133,36 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func aNewFlowWaitsForTheLinkWhenConfigured() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        // Find a free port for the server, then start the client while nothing listens there.
+        let probe = try await TunnelServer.start(
+            listen: TunnelTarget(host: "127.0.0.1", port: 0), allowList: TunnelAllowList(),
+            configuration: TunnelConfiguration(), store: WipeableStore(), group: group)
+        let serverPort = try #require(probe.localAddress?.port)
+        await probe.shutdown()
+        let configuration = try TunnelConfiguration(linkWait: .seconds(30))
+        let client = try await TunnelClient.start(
+            peer: TunnelTarget(host: "127.0.0.1", port: serverPort),
+            forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: app.port))],
+            configuration: configuration, store: WipeableStore(), group: group)
+        let localPort = try #require(client.listenAddresses.first??.port)
+        let payload = Payload.text(50_000, seed: 12)
+        let flow = Task { try await runFlow(port: localPort, payload: payload, group: group) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await !client.isConnected)
+        let server = try await TunnelServer.start(
+            listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
+            allowList: TunnelAllowList(parsing: "127.0.0.1:\(app.port)"), configuration: configuration,
+            store: WipeableStore(), group: group)
+        #expect((try await flow.value).mismatch(payload) == nil)
+        await client.shutdown()
+        await server.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aRestartedServerIsReconnectedAndOldFlowsAreReset() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let app = try await AppServer.start(group: group)

@@ -163,6 +163,34 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func aKilledClientIsNoticedAndTheNextOneIsServed() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: clientGroup, serverGroup: group)
+        let open = Task {
+            try await runFlow(port: pair.localPort, payload: Payload.text(1000, seed: 13), group: group, halfClose: false)
+        }
+        try await waitUntil { (pair.server.statistics().first?.activeFlows ?? 0) == 1 }
+        try await clientGroup.shutdownGracefully()  // the client process dies: its sockets close
+        _ = try await open.value
+        // The server notices, resets the stream's target connection and forgets the link.
+        try await waitUntil { pair.server.statistics().isEmpty }
+        let serverPort = try #require(pair.server.localAddress?.port)
+        let next = try await TunnelClient.start(
+            peer: TunnelTarget(host: "127.0.0.1", port: serverPort),
+            forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: app.port))],
+            configuration: TunnelConfiguration(), store: WipeableStore(), group: group)
+        try await waitUntil { await next.isConnected }
+        let localPort = try #require(next.listenAddresses.first??.port)
+        let payload = Payload.random(200_000, seed: 14)
+        #expect((try await runFlow(port: localPort, payload: payload, group: group)).mismatch(payload) == nil)
+        await next.shutdown()
+        await pair.server.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aRestartedServerIsReconnectedAndOldFlowsAreReset() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let app = try await AppServer.start(group: group)

@@ -27,6 +27,7 @@ demo: release
 
 test: deps
 	$(SWIFT) build --build-tests
+	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
 	$(SWIFT) test --skip-build
 
 # The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".

@@ -3,7 +3,7 @@
 // Replica: a content-defined deduplicating codec and WAN-optimization engine.
 //
 // Only ReplicaCore imports the C libraries (liblz4, libzstd, libxxhash from Debian's -dev packages), with
-// `internal import`, so no C type reaches the public API. No target uses unsafeFlags: OEM partners depend on us.
+// `internal import`, so no C type reaches the public API. No target passes unsafe compiler flags: OEM partners depend on us.
 import PackageDescription
 
 let upcomingFeatures: [SwiftSetting] = [
@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(
             name: "ReplicaTunnelTests",
             dependencies: [
-                "ReplicaTunnel", "ReplicaCore",
+                "ReplicaTunnel", "ReplicaCore", "ReplicaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import NIOCore
 import ReplicaCore
+import ReplicaTestSupport
 import Testing
 
 @testable import ReplicaTunnel
@@ -7,7 +8,7 @@ import Testing
 /// Seeded test data: `random` bytes that do not compress, `text` that repeats.
 enum Payload {
     static func random(_ count: Int, seed: UInt64) -> [UInt8] {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count + 8)
         while bytes.count < count {

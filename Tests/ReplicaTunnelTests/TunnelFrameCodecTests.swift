@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import ReplicaCore
+import ReplicaTestSupport
 import Testing
 
 @testable import ReplicaTunnel
@@ -112,7 +113,7 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
     }
 
     @Test func randomBytesNeverCrashOrOverBuffer() {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for _ in 0..<2000 {
             let count = Int.random(in: 0...200, using: &generator)
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -121,7 +122,7 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
     }
 
     @Test func mutatedFramesEitherDecodeOrFailCleanly() throws {
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let original = encoded(sampleFrames)
         let pristine = original.getBytes(at: 0, length: original.readableBytes) ?? []
         for _ in 0..<3000 {
@@ -165,15 +166,3 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
     }
 }
 
-/// A repeatable random number generator (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -177,3 +177,28 @@ struct StreamRoundTripTests {
         #expect(encoded.count < image.count + 4096)
     }
 }
+
+@Suite("Stream statistics")
+struct StreamStatisticsTests {
+    @Test("+= adds every counter, so totals over concatenated streams miss none")
+    func additionCoversEveryCounter() throws {
+        var sample = StreamStatistics()
+        let stream = try Replica.compress(TestCorpus.redundant(300_000), configuration: EncoderConfiguration())
+        let decoder = try StreamDecoder()
+        var output: [UInt8] = []
+        try decoder.decode(stream, into: &output)
+        sample = decoder.statistics
+        sample.prefixedBlocks = 3
+        sample.missingChunks = 5
+        sample.storeReferences = 7
+        sample.storeReferenceBytes = 11
+        sample.rawBlocks = 13
+        var total = sample
+        total += sample
+        let fields = Mirror(reflecting: sample).children.compactMap { $0.value as? UInt64 }
+        let doubled = Mirror(reflecting: total).children.compactMap { $0.value as? UInt64 }
+        #expect(fields.count == Mirror(reflecting: sample).children.count, "every counter is a UInt64")
+        #expect(fields.allSatisfy { $0 > 0 }, "the sample sets every counter, so a forgotten one shows")
+        #expect(doubled == fields.map { $0 * 2 })
+    }
+}

@@ -77,7 +77,7 @@ final class DecodingTransform: StreamTransform {
                 guard (0..<rest.count).contains(length) else { throw error }
                 var finished = decoder.statistics
                 finished.encodedBytes = error.offset
-                earlier.add(finished)
+                earlier += finished
                 decoder = try makeDecoder()
                 streams += 1
                 streamStart += error.offset
@@ -107,28 +107,11 @@ final class DecodingTransform: StreamTransform {
 
     var statistics: StreamStatistics {
         var total = earlier
-        total.add(decoder.statistics)
+        total += decoder.statistics
         return total
     }
 }
 
-extension StreamStatistics {
-    /// Adds another stream's counters to these.
-    mutating func add(_ other: StreamStatistics) {
-        contentBytes += other.contentBytes
-        encodedBytes += other.encodedBytes
-        chunks += other.chunks
-        literalChunks += other.literalChunks
-        literalBytes += other.literalBytes
-        windowReferences += other.windowReferences
-        windowReferenceBytes += other.windowReferenceBytes
-        storeReferences += other.storeReferences
-        storeReferenceBytes += other.storeReferenceBytes
-        blocks += other.blocks
-        rawBlocks += other.rawBlocks
-        missingChunks += other.missingChunks
-    }
-}
 
 /// Moves one input through a transform to a sink in pieces of at most ``pieceSize`` bytes, so memory stays
 /// constant however long the input is.

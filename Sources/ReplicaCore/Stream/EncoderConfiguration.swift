@@ -97,6 +97,23 @@ public struct StreamStatistics: Hashable, Sendable {
     /// Content bytes per encoded byte (0 before anything is encoded).
     public var ratio: Double { encodedBytes == 0 ? 0 : Double(contentBytes) / Double(encodedBytes) }
 
+    /// Adds another stream's counters, for example to total the streams of a concatenated file.
+    public static func += (total: inout StreamStatistics, other: StreamStatistics) {
+        total.contentBytes &+= other.contentBytes
+        total.encodedBytes &+= other.encodedBytes
+        total.chunks &+= other.chunks
+        total.literalChunks &+= other.literalChunks
+        total.literalBytes &+= other.literalBytes
+        total.windowReferences &+= other.windowReferences
+        total.windowReferenceBytes &+= other.windowReferenceBytes
+        total.storeReferences &+= other.storeReferences
+        total.storeReferenceBytes &+= other.storeReferenceBytes
+        total.blocks &+= other.blocks
+        total.rawBlocks &+= other.rawBlocks
+        total.prefixedBlocks &+= other.prefixedBlocks
+        total.missingChunks &+= other.missingChunks
+    }
+
     /// The fraction of chunks that were sent as references.
     public var deduplicatedChunkFraction: Double {
         chunks == 0 ? 0 : Double(windowReferences + storeReferences) / Double(chunks)

@@ -39,6 +39,9 @@ public final class StreamEncoder {
     private let usesStorePrefix: Bool
     /// Where the current position probably is in the sequence of chunks the store remembers.
     private var oldStreamCursor: Fingerprint?
+    /// The last referenced chunk, whose successor becomes the cursor if a new chunk follows it. Looked up only
+    /// then: for a disk store a successor costs a read, and most references are followed by more references.
+    private var lastReference: Fingerprint?
 
     /// Creates an encoder.
     ///
@@ -150,16 +153,20 @@ public final class StreamEncoder {
         }
     }
 
-    /// Moves the guess of where we are in the stream the store remembers to just after a referenced chunk.
+    /// Notes a referenced chunk: the stored chunk after it is where an edit that follows would come from.
     private func followOldStream(from fingerprint: Fingerprint) {
         guard usesStorePrefix else { return }
-        oldStreamCursor = store?.successor(of: fingerprint)
+        lastReference = fingerprint
     }
 
     /// A new chunk is most likely an edit of the stored chunk at the cursor (the one that followed the last
     /// referenced chunk, or the last edited one): it and the one after it become prefix candidates, and the
     /// cursor moves past them, so a run of edited chunks walks along the stored run it replaces.
     private func notePrefixCandidatesForLiteral() {
+        if let reference = lastReference {
+            oldStreamCursor = store?.successor(of: reference)
+            lastReference = nil
+        }
         guard usesStorePrefix, let cursor = oldStreamCursor,
             block.prefixCandidates.count < BlockFormat.maximumPrefixChunks * 2
         else { return }

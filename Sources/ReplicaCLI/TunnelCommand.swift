@@ -195,7 +195,7 @@ enum TunnelRunner {
         store: any ChunkStore, statsInterval: Double, logger: @escaping TunnelLogger,
         start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
     ) throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)  // links spread over the loops
         let outcome = Mutex<(any Error)?>(nil)
         let finished = DispatchSemaphore(value: 0)
         let stop = DispatchSemaphore(value: 0)

@@ -17,8 +17,9 @@ public struct TunnelLimits: Hashable, Sendable {
     public var maximumQueuedControlFrames: Int
     /// The byte cap of the reply queue; see ``maximumQueuedControlFrames``.
     public var maximumQueuedControlBytes: Int
-    /// Encoded bytes of DATA (and the frames behind it) held while referenced chunks are fetched from the peer.
-    /// Past it the link is closed.
+    /// Encoded bytes of DATA (and the frames behind it) held while a DATA frame is decoded or its missing chunks
+    /// are fetched, beyond the link budget (a peer within its credit never needs more than the budget plus frame
+    /// overheads). Past the budget plus this the link is closed.
     public var maximumMissQueueBytes: Int
     /// How long a CHUNK_REQUEST may stay unanswered. Past it the link is closed.
     public var chunkReplyTimeout: TimeAmount

@@ -14,7 +14,7 @@ import Testing
             let configuration = try TunnelConfiguration(streamWindow: 64 << 10, linkBudget: 1 << 20)
             let session = try PeerSession(
                 role: .server(TunnelAllowList()), configuration: configuration,
-                store: MemoryChunkStore(capacity: 1 << 20), peerName: "test", logger: { _ in })
+                store: MemoryChunkStore(capacity: 1 << 20), peerName: "test", offload: nil, logger: { _ in })
             weakSession = session
             let channel = EmbeddedChannel(handler: session)
             weakChannel = channel

@@ -40,6 +40,9 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        // replica-bench's baseline: the plain C FastCDC loop (no special flags; `make bench` also builds the same
+        // file with cc -O3 -march=native for the bench to load).
+        .target(name: "CFastCDCBaseline"),
         .target(
             name: "ReplicaTunnel",
             dependencies: [
@@ -61,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "ReplicaBench",
             dependencies: [
-                "ReplicaCore",
+                "ReplicaCore", "CFastCDCBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcomingFeatures
@@ -80,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicaCoreTests",
-            dependencies: ["ReplicaCore", "ReplicaTestSupport"],
+            dependencies: ["ReplicaCore", "ReplicaTestSupport", "CFastCDCBaseline"],
             resources: [.copy("Fixtures")],
             swiftSettings: upcomingFeatures
         ),

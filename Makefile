@@ -30,6 +30,7 @@ test: deps
 	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory c-test
+	python3 scripts/appliance-e2e.py "$$($(SWIFT) build --show-bin-path)/replica"
 
 # The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".
 # The chunking comparison's baseline: the plain C FastCDC loop, built as the issue asks (cc -O3 -march=native).

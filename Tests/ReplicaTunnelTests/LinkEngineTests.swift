@@ -46,7 +46,7 @@ enum Payload {
             let data = try encoder.encode(ByteBuffer(bytes: bytes[start..<end]))
             for fingerprint in decoder.missingReferences(data) {
                 misses += 1
-                let chunk = try #require(encoder.chunk(fingerprint))
+                let chunk = try #require(encoder.answer(fingerprint))
                 #expect(decoder.supply(fingerprint, chunk))
             }
             var decoded = try decoder.decode(data)

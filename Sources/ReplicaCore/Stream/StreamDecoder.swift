@@ -29,6 +29,9 @@ public final class StreamDecoder {
     private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
     /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
     private var outputBudget = Int.max
+    /// The most output one call may produce (set by `decode(_:into:outputLimit:)`), checked against each block's
+    /// declared output length before the block is decompressed.
+    private var outputLimit = Int.max
 
     /// Creates a decoder.
     ///
@@ -70,6 +73,18 @@ public final class StreamDecoder {
             failure = error
             throw error
         }
+    }
+
+    /// Decodes the next piece of the stream like ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, but refuses a
+    /// block whose declared output would take `output` past `outputLimit` bytes, before decompressing it: a
+    /// caller that knows how much content to expect (a tunnel frame's declared length) spends no more than that.
+    ///
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; ``FormatError`` `limitExceeded` past the limit
+    ///   (terminal, like every error).
+    public func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8], outputLimit: Int) throws {
+        self.outputLimit = outputLimit
+        defer { self.outputLimit = .max }
+        try decode(bytes, into: &output)
     }
 
     /// Decodes the bytes of an array. See ``decode(_:into:)-(UnsafeRawBufferPointer,_)``.
@@ -159,6 +174,12 @@ public final class StreamDecoder {
                 let blockHeader = try BlockHeader.decode(
                     UnsafeRawBufferPointer(rebasing: rest[0..<BlockFormat.blockHeaderSize]), at: offset, limits: header)
                 let frameSize = BlockFormat.blockHeaderSize + blockHeader.storedLength
+                guard output.count + blockHeader.outputLength <= outputLimit else {
+                    throw FormatError(
+                        .limitExceeded, at: offset,
+                        "a block declares \(blockHeader.outputLength) bytes of output, past the caller's limit of "
+                            + "\(outputLimit) (\(output.count) already decoded)")
+                }
                 guard rest.count >= frameSize else { return position }
                 let stored = UnsafeRawBufferPointer(rebasing: rest[BlockFormat.blockHeaderSize..<frameSize])
                 try decodeBlock(blockHeader, stored, at: offset, header: header, into: &output)

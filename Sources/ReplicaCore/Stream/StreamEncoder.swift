@@ -84,6 +84,22 @@ public final class StreamEncoder {
         try chunker.append(bytes) { chunk in try self.add(chunk, output: &output) }
     }
 
+    /// Encodes one chunk that the caller cut and fingerprinted, in input order: the seam for a pipeline that
+    /// chunks and fingerprints on another thread. The output is the same as ``encode(_:into:)`` gives for the
+    /// same input, provided the chunks come from a ``Chunker`` with this encoder's chunker configuration and
+    /// the fingerprints from its fingerprinter. Do not mix the two calls in one stream.
+    ///
+    /// - Throws: ``CodecError`` from the compressor, ``ChunkStoreError`` from the store.
+    /// - Precondition: ``finish(into:)`` has not been called and ``encode(_:into:)`` left no bytes buffered.
+    package func encode(
+        chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, into output: inout [UInt8]
+    ) throws {
+        precondition(!finished && chunker.bufferedCount == 0, "encode(chunk:) after finish or mixed with encode(_:)")
+        writeHeaderIfNeeded(&output)
+        statistics.contentBytes &+= UInt64(chunk.count)
+        try add(chunk, fingerprint: fingerprint, output: &output)
+    }
+
     /// Encodes the bytes of an array. See ``encode(_:into:)-(UnsafeRawBufferPointer,_)``.
     public func encode(_ bytes: [UInt8], into output: inout [UInt8]) throws {
         try bytes.withUnsafeBytes { buffer in try encode(buffer, into: &output) }
@@ -120,7 +136,10 @@ public final class StreamEncoder {
 
     /// Decides how one chunk travels: as a window reference, a store reference or a literal.
     private func add(_ chunk: UnsafeRawBufferPointer, output: inout [UInt8]) throws {
-        let fingerprint = fingerprinter.fingerprint(chunk)
+        try add(chunk, fingerprint: fingerprinter.fingerprint(chunk), output: &output)
+    }
+
+    private func add(_ chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, output: inout [UInt8]) throws {
         let length = UInt64(chunk.count)
         statistics.chunks &+= 1
         if let distance = window.distance(to: fingerprint) {

@@ -55,14 +55,25 @@ public final class LinkDecoder {
 
     /// Decodes one DATA payload whose references are all pinned, and verifies its length and checksum.
     ///
+    /// No more than the declared length is ever decoded: each block's declared output is checked against what is
+    /// left of it before the block is decompressed.
+    ///
     /// - Returns: the decoded bytes, safe to deliver.
     /// - Throws: ``TunnelError`` `decodeFailed` when the stream is corrupt (the direction is then unusable), or
     ///   `checksumMismatch` when the bytes do not match the frame's length or checksum.
     public func decode(_ data: TunnelData) throws(TunnelError) -> ByteBuffer {
         output.removeAll(keepingCapacity: true)
-        defer { pinned.unpinAll() }
+        defer {
+            pinned.unpinAll()
+            // A large frame's buffer is not kept for the link's lifetime.
+            if output.capacity > 1 << 20 { output = [] }
+        }
+        let declared = Int(data.decodedLength)
         do {
-            try data.encoded.withUnsafeReadableBytes { buffer in try decoder.decode(buffer, into: &output) }
+            // No block may take the output past the declared length: a bomb fails at its first block beyond it.
+            try data.encoded.withUnsafeReadableBytes { buffer in
+                try decoder.decode(buffer, into: &output, outputLimit: declared)
+            }
         } catch {
             throw TunnelError(.decodeFailed, "\(error)")
         }
@@ -90,12 +101,16 @@ final class PinnedStore: ChunkWriting {
     var storeID: StoreID { store.storeID }
 
     /// Pins what the store holds of `references`; returns the others, each once.
+    ///
+    /// - Complexity: O(n) in the references (each distinct one is looked up once).
     func pin(_ references: [Fingerprint]) -> [Fingerprint] {
         var missing: [Fingerprint] = []
-        for fingerprint in references where pins.withLock({ $0[fingerprint] == nil }) {
+        var seen = Set<Fingerprint>(minimumCapacity: references.count)
+        for fingerprint in references where seen.insert(fingerprint).inserted {
+            guard pins.withLock({ $0[fingerprint] == nil }) else { continue }
             if let bytes = try? store.get(fingerprint), !bytes.isEmpty {
                 pins.withLock { $0[fingerprint] = bytes }
-            } else if !missing.contains(fingerprint) {
+            } else {
                 missing.append(fingerprint)
             }
         }

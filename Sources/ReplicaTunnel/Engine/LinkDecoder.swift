@@ -81,9 +81,15 @@ public final class LinkDecoder {
 }
 
 /// The store a tunnel decoder sees: chunks pinned for the payload being decoded, in front of the real store.
+///
+/// Its order (``successor(of:)``) is first the sender's: the payload's reference list names the chunks in the
+/// order the sender's encoder met them, so a store run resolves chunk by chunk from that list even when this
+/// side's store received the chunks in another order (from CHUNK_REQUEST replies, or after an eviction).
 final class PinnedStore: ChunkWriting {
     private let store: any ChunkWriting
     private let pins = Mutex([Fingerprint: [UInt8]]())
+    /// Each referenced chunk's successor in the payload's reference list (the first one where a chunk repeats).
+    private let senderOrder = Mutex([Fingerprint: Fingerprint]())
 
     init(store: any ChunkWriting) { self.store = store }
 
@@ -91,6 +97,11 @@ final class PinnedStore: ChunkWriting {
 
     /// Pins what the store holds of `references`; returns the others, each once.
     func pin(_ references: [Fingerprint]) -> [Fingerprint] {
+        senderOrder.withLock { order in
+            for (chunk, next) in zip(references, references.dropFirst()) where order[chunk] == nil {
+                order[chunk] = next
+            }
+        }
         var missing: [Fingerprint] = []
         for fingerprint in references where pins.withLock({ $0[fingerprint] == nil }) {
             if let bytes = try? store.get(fingerprint), !bytes.isEmpty {
@@ -109,7 +120,14 @@ final class PinnedStore: ChunkWriting {
         return true
     }
 
-    func unpinAll() { pins.withLock { $0.removeAll(keepingCapacity: true) } }
+    func unpinAll() {
+        pins.withLock { $0.removeAll(keepingCapacity: true) }
+        senderOrder.withLock { $0.removeAll(keepingCapacity: true) }
+    }
+
+    func successor(of fingerprint: Fingerprint) -> Fingerprint? {
+        senderOrder.withLock { $0[fingerprint] } ?? store.successor(of: fingerprint)
+    }
 
     func contains(_ fingerprint: Fingerprint) -> Bool {
         pins.withLock { $0[fingerprint] != nil } || store.contains(fingerprint)

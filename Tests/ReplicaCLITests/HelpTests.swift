@@ -34,6 +34,7 @@ struct HelpTests {
                                       link between two accelerators.
               store                   Create, inspect, check and maintain a persistent
                                       chunk store.
+              config                  Check accelerator config files.
 
               See 'replica help <subcommand>' for detailed help.
 

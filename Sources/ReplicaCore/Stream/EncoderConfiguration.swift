@@ -19,6 +19,10 @@ public struct EncoderConfiguration: Sendable {
     public let blockSize: Int
     /// The fingerprinter: plain XXH3-128 or keyed.
     public var fingerprinter: Fingerprinter
+    /// Whether store references to chunks that follow one another in the store's order are sent as one store
+    /// run (first fingerprint, count, check; format version 2). On by default; off, every stored chunk costs
+    /// a 17-byte store reference, and the receiver's store order does not matter.
+    public var storeRuns = true
 
     /// Creates a checked configuration.
     ///
@@ -82,6 +86,8 @@ public struct StreamStatistics: Hashable, Sendable {
     public var storeReferences: UInt64 = 0
     /// Bytes of content those references stand for.
     public var storeReferenceBytes: UInt64 = 0
+    /// Store runs written or read: each stands for two or more of the ``storeReferences``.
+    public var storeRuns: UInt64 = 0
     /// Data blocks written or read.
     public var blocks: UInt64 = 0
     /// Blocks stored uncompressed because compression did not pay.
@@ -108,6 +114,7 @@ public struct StreamStatistics: Hashable, Sendable {
         total.windowReferenceBytes &+= other.windowReferenceBytes
         total.storeReferences &+= other.storeReferences
         total.storeReferenceBytes &+= other.storeReferenceBytes
+        total.storeRuns &+= other.storeRuns
         total.blocks &+= other.blocks
         total.rawBlocks &+= other.rawBlocks
         total.prefixedBlocks &+= other.prefixedBlocks

@@ -19,7 +19,7 @@ public final class StreamDecoder {
 
     private let store: (any ChunkWriting)?
     private var window = DecoderWindow(capacity: 0)
-    private let decompressor = BlockDecompressor()
+    private var decompressor = BlockDecompressor()
     private var pending: [UInt8] = []
     /// The stream offset of `pending[0]`.
     private var pendingOffset: UInt64 = 0
@@ -29,6 +29,9 @@ public final class StreamDecoder {
     private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
     /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
     private var outputBudget = Int.max
+    /// The most output one call may produce (set by `decode(_:into:outputLimit:)`), checked against each block's
+    /// declared output length before the block is decompressed.
+    private var outputLimit = Int.max
 
     /// Creates a decoder.
     ///
@@ -70,6 +73,18 @@ public final class StreamDecoder {
             failure = error
             throw error
         }
+    }
+
+    /// Decodes the next piece of the stream like ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, but refuses a
+    /// block whose declared output would take `output` past `outputLimit` bytes, before decompressing it: a
+    /// caller that knows how much content to expect (a tunnel frame's declared length) spends no more than that.
+    ///
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; ``FormatError`` `limitExceeded` past the limit
+    ///   (terminal, like every error).
+    public func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8], outputLimit: Int) throws {
+        self.outputLimit = outputLimit
+        defer { self.outputLimit = .max }
+        try decode(bytes, into: &output)
     }
 
     /// Decodes the bytes of an array. See ``decode(_:into:)-(UnsafeRawBufferPointer,_)``.
@@ -159,6 +174,12 @@ public final class StreamDecoder {
                 let blockHeader = try BlockHeader.decode(
                     UnsafeRawBufferPointer(rebasing: rest[0..<BlockFormat.blockHeaderSize]), at: offset, limits: header)
                 let frameSize = BlockFormat.blockHeaderSize + blockHeader.storedLength
+                guard output.count + blockHeader.outputLength <= outputLimit else {
+                    throw FormatError(
+                        .limitExceeded, at: offset,
+                        "a block declares \(blockHeader.outputLength) bytes of output, past the caller's limit of "
+                            + "\(outputLimit) (\(output.count) already decoded)")
+                }
                 guard rest.count >= frameSize else { return position }
                 let stored = UnsafeRawBufferPointer(rebasing: rest[BlockFormat.blockHeaderSize..<frameSize])
                 try decodeBlock(blockHeader, stored, at: offset, header: header, into: &output)
@@ -193,8 +214,10 @@ public final class StreamDecoder {
             }
             _ = store
         }
-        // The zstd stream keeps up to its window (at most 1 << ZstdDecompressor.windowLogMax) of history.
-        let zstdHistory = header.codec == .zstd ? 1 << ZstdDecompressor.windowLogMax : 0
+        // The zstd stream keeps up to its window of history: the declared long-distance window, else at most
+        // 1 << ZstdDecompressor.windowLogMax (every level's own window).
+        let zstdWindowLog = max(ZstdDecompressor.windowLogMax, header.zstdWindowLog ?? 0)
+        let zstdHistory = header.codec == .zstd ? 1 << zstdWindowLog : 0
         let needed = header.windowSize + 2 * header.maximumBodySize + header.maximumBlockOutput + zstdHistory
         guard needed <= options.memoryLimit else {
             throw FormatError(
@@ -203,6 +226,7 @@ public final class StreamDecoder {
                     + "above the decoder's limit of \(options.memoryLimit)")
         }
         window = DecoderWindow(capacity: header.windowSize)
+        decompressor = BlockDecompressor(zstdWindowLog: zstdWindowLog)
         self.header = header
     }
 
@@ -338,7 +362,28 @@ public final class StreamDecoder {
                         output: &output, offset: offset)
                     statistics.storeReferences &+= 1
                     statistics.storeReferenceBytes &+= UInt64(bytes.count)
-                case nil:
+                case .storeRun where header.version >= 2:
+                    guard value >= 2, value <= UInt64(BlockFormat.maximumRunChunks),
+                        let first = reader.readFingerprint(), let check: UInt64 = reader.readLittleEndian()
+                    else {
+                        throw corrupt("malformed store run")
+                    }
+                    guard let store else { throw corrupt("store run in a stream without a store") }
+                    guard
+                        let chunks = try resolveRun(
+                            from: first, count: Int(value), check: check, store: store, maximumChunk: maximumChunk,
+                            at: offset)
+                    else { continue }
+                    for chunk in chunks {
+                        try appendOutput(
+                            chunk.fingerprint, chunk.bytes[...], toWindow: true, limit: blockHeader.outputLength,
+                            start: start, output: &output, offset: offset)
+                        statistics.storeReferenceBytes &+= UInt64(chunk.bytes.count)
+                    }
+                    statistics.storeReferences &+= value
+                    statistics.storeRuns &+= 1
+                    statistics.chunks &+= value - 1
+                case .storeRun, nil:
                     throw corrupt("unknown operation kind \(word & 3)")
                 }
                 statistics.chunks &+= 1
@@ -366,6 +411,50 @@ public final class StreamDecoder {
         statistics.contentBytes &+= UInt64(blockHeader.outputLength)
     }
 
+    /// The chunks of a store run: `first` and its successors in `store`'s order, checked against the run check.
+    ///
+    /// Returns `nil` when the store lacks the first chunk (counted as missing, like a store reference).
+    /// - Throws: ``FormatError`` `storeOrderMismatch` when the store's order does not reproduce the run: a
+    ///   later chunk is missing, another chunk follows, or the fingerprints do not hash to `check`. The
+    ///   receiver's store then holds its chunks in another order than the sender's (after an eviction, or
+    ///   when it learned them from another source); nothing of the block is delivered.
+    private func resolveRun(
+        from first: Fingerprint, count: Int, check: UInt64, store: any ChunkWriting, maximumChunk: Int,
+        at offset: UInt64
+    ) throws -> [(fingerprint: Fingerprint, bytes: [UInt8])]? {
+        func mismatch(_ reason: String) -> FormatError {
+            FormatError(
+                .storeOrderMismatch, at: offset,
+                "a run of \(count) stored chunks from \(first) does not follow store \(store.storeID)'s order "
+                    + "(\(reason)); the receiver's store must hold the sender's chunks in the order they were sent")
+        }
+        var chunks: [(fingerprint: Fingerprint, bytes: [UInt8])] = []
+        var fingerprints: [UInt8] = []
+        var fingerprint = first
+        for index in 0..<count {
+            if index > 0 {
+                guard let next = store.successor(of: fingerprint) else {
+                    throw mismatch("no chunk follows chunk \(index) of the run")
+                }
+                fingerprint = next
+            }
+            guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
+                if index == 0 {
+                    noteMissing(first, chunks: count)
+                    return nil
+                }
+                throw mismatch("chunk \(index + 1), \(fingerprint), is missing")
+            }
+            fingerprints.appendCanonical(fingerprint)
+            chunks.append((fingerprint, bytes))
+        }
+        let computed = fingerprints.withUnsafeBytes { XXHash.hash64($0) }
+        guard computed == check else {
+            throw mismatch("the run check is \(hex(check)), the store's chunks give \(hex(computed))")
+        }
+        return chunks
+    }
+
     /// Appends one chunk to the output and to the window, within the block's declared output length.
     private func appendOutput(
         _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, toWindow: Bool, limit: Int, start: Int,
@@ -380,10 +469,11 @@ public final class StreamDecoder {
         if toWindow { window.append(fingerprint, bytes) }
     }
 
-    private func noteMissing(_ fingerprint: Fingerprint) {
+    /// Counts a chunk the store lacks, or the `chunks` of a run whose first chunk it lacks, once per fingerprint.
+    private func noteMissing(_ fingerprint: Fingerprint, chunks: Int = 1) {
         guard !missing.seen.contains(fingerprint) else { return }
         missing.seen.insert(fingerprint)
-        missing.count += 1
+        missing.count += UInt64(chunks)
         if missing.first == nil { missing.first = fingerprint }
         statistics.missingChunks = missing.count
     }

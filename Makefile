@@ -3,7 +3,7 @@
 #   make test   run the whole test suite
 # Each installs the Debian packages it needs when they are missing.
 
-APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
+APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config dnsmasq-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 

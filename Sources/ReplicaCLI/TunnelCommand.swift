@@ -143,7 +143,9 @@ struct TunnelServerCommand: ParsableCommand {
         let listen = try TunnelTarget(parsing: self.listen)
         let allowList = try TunnelAllowList(parsing: allow)
         let runtime = Daemon(options: daemon, quiet: engine.quiet, label: "replica.tunnel.server")
-        let configuration = try engine.configuration(memoryCap: daemon.memoryCap)
+        var resolved = try engine.configuration(memoryCap: daemon.memoryCap)
+        resolved.resolver = daemon.resolverAddress
+        let configuration = resolved
         let store = try engine.openStore()
         let logger = runtime.tunnelLogger
         if allowList.targets.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }

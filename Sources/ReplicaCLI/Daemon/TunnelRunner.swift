@@ -27,11 +27,13 @@ enum TunnelRunner {
                 ]
                 if let address = daemon.adminAddress {
                     let admin = try await runtime.startAdmin(
-                        at: address, store: store, group: group, readiness: endpoint.problems)
+                        at: address, store: store, resolver: daemon.resolverAddress, group: group,
+                        readiness: endpoint.problems)
                     services.append(.init(service: ShutdownService { await admin.shutdown() }))
                 }
                 if engine.statsInterval > 0 {
-                    let printer = StatisticsPrinter(endpoint: endpoint, interval: engine.statsInterval, runtime: runtime)
+                    let printer = StatisticsPrinter(
+                        endpoint: endpoint, interval: engine.statsInterval, runtime: runtime)
                     services.append(.init(service: printer))
                 }
                 // Last in the list, first to stop.

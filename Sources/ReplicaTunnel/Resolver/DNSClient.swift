@@ -71,7 +71,10 @@ private final class ReplyHandler: ChannelInboundHandler {
     let server: SocketAddress
     let promise: EventLoopPromise<[DNSMessage.Answer]>
 
-    init(id: UInt16, type: DNSMessage.RecordType, from server: SocketAddress, promise: EventLoopPromise<[DNSMessage.Answer]>) {
+    init(
+        id: UInt16, type: DNSMessage.RecordType, from server: SocketAddress,
+        promise: EventLoopPromise<[DNSMessage.Answer]>
+    ) {
         self.id = id
         self.type = type
         self.server = server
@@ -126,9 +129,12 @@ public final class ConfiguredResolver: Resolver, Sendable {
         return client.query(host, type: type, on: loop).map { answers in
             answers.compactMap { answer -> SocketAddress? in
                 switch answer {
-                case .ipv4(let bytes): return try? SocketAddress(ipAddress: bytes.map(String.init).joined(separator: "."), port: port)
+                case .ipv4(let bytes):
+                    return try? SocketAddress(ipAddress: bytes.map(String.init).joined(separator: "."), port: port)
                 case .ipv6(let bytes):
-                    let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+                    let groups = stride(from: 0, to: 16, by: 2).map {
+                        String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+                    }
                     return try? SocketAddress(ipAddress: groups.joined(separator: ":"), port: port)
                 case .text: return nil
                 }

@@ -31,7 +31,8 @@ package enum DNSMessage {
     /// A recursive query for `name`.
     ///
     /// - Throws: ``TunnelError`` `invalidArgument` for an empty label, a label over 63 bytes or a name over 253.
-    package static func query(id: UInt16, name: String, type: RecordType, class recordClass: RecordClass) throws(TunnelError)
+    package static func query(id: UInt16, name: String, type: RecordType, class recordClass: RecordClass)
+        throws(TunnelError)
         -> [UInt8]
     {
         var bytes: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xff), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]

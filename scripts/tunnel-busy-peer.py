@@ -12,45 +12,15 @@ batch goes through the engine and every chunk is written to both stores. The ech
 it back, continuously; its latencies are split into "idle" (before the push) and "during the push".
 Ports 22100-22199 on 127.0.0.1; every process it starts is stopped at the end.
 """
-import os, shutil, socket, subprocess, sys, tempfile, threading, time
+import os, shutil, socket, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
 
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 PUSH = int(os.environ.get("PUSH_MIB", "2048")) << 20
 BASE = 22100
 ECHO, SINK, TUNNEL, LOCAL_ECHO, LOCAL_SINK = (BASE + i for i in range(5))
-procs = []
-ECHO_SERVER = r'''
-import asyncio, sys
-async def handle(r, w):
-    try:
-        while data := await r.read(65536):
-            w.write(data); await w.drain()
-    except Exception: pass
-    finally: w.close()
-async def main():
-    s = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
-    async with s: await s.serve_forever()
-asyncio.run(main())
-'''
-
-
-def start(args):
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(p)
-    return p
-
-
-def wait_port(port, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} did not open")
-
-
 def percentile(samples, q):
     samples = sorted(samples)
     return samples[min(len(samples) - 1, int(len(samples) * q))] * 1e3
@@ -121,13 +91,7 @@ def main():
                  for d in ("server", "busy")}
         print(f"store sizes: server {sizes['server'] >> 20} MiB, busy client {sizes['busy'] >> 20} MiB")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config dnsmasq-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds image lint-containers appliance-test bench-chunking
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds image lint-containers appliance-test bench-chunking soak-tunnel tunnel-busy-peer
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -156,3 +156,14 @@ lint-containers:
 # Only the chunking comparison (Replica's kernels beside the native C FastCDC loop).
 bench-chunking: release $(NATIVE_BASELINE)
 	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) --chunking $(BENCH_ARGS)
+
+# Hostile-peer soaks that take minutes in a debug build (not part of `make test`): a peer that floods PINGs and
+# never reads, with the PING rate limit off, so only the reply cap and back-pressure bound the server.
+soak-tunnel: deps
+	$(SWIFT) build --build-tests
+	REPLICA_SOAK=1 $(SWIFT) test --skip-build --filter aPeerThatNeverReadsIsNotReadEither
+
+# p99 of an echo flow, idle and while another client pushes PUSH_MIB (default 2048) of fresh data into a disk
+# store (docs/PERFORMANCE.md, "The tunnel under a busy peer"). Needs socat.
+tunnel-busy-peer: release
+	python3 scripts/tunnel-busy-peer.py .build/release/replica

@@ -22,7 +22,8 @@ struct ReplicaRunner {
         var configuration = try EncoderConfiguration(codec: codec)
         var name = "replica-" + Self.codecName(codec)
         if let averageChunkSize {
-            configuration.chunker = try ChunkerConfiguration(averageSize: averageChunkSize)
+            configuration = try EncoderConfiguration(
+                chunker: ChunkerConfiguration(averageSize: averageChunkSize), codec: codec)
             name += "-avg\(averageChunkSize >> 10)K"
         }
         self.configuration = configuration

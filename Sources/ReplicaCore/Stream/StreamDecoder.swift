@@ -1,6 +1,6 @@
 /// Decodes a Replica stream, verifying every block before any of its bytes are handed out.
 ///
-/// Push-style: give it encoded bytes in pieces of any size with ``decode(_:into:)``; it appends each block's
+/// Push-style: give it encoded bytes in pieces of any size with ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; it appends each block's
 /// content to your buffer once the block's checksums have been verified. Call ``finish()`` at the end of input:
 /// it throws if the stream was truncated. Errors are terminal: after one, the decoder refuses further input.
 ///

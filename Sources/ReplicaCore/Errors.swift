@@ -135,6 +135,7 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
             case missingChunks = "missing chunks"
             case wrongStore = "wrong chunk store"
             case wrongKey = "wrong fingerprint key"
+            case storeOrderMismatch = "store order mismatch"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -161,6 +162,9 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let missingChunks = Code(.missingChunks)
         /// The stream was encoded against a different chunk store.
         public static let wrongStore = Code(.wrongStore)
+        /// A store run (format version 2) does not follow the order of the decoder's store: it holds the
+        /// sender's chunks in another order, or lacks some of them.
+        public static let storeOrderMismatch = Code(.storeOrderMismatch)
         /// The stream's fingerprints were keyed with a key the decoder was not given.
         public static let wrongKey = Code(.wrongKey)
 

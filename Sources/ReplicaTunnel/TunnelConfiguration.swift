@@ -18,7 +18,8 @@ public struct TunnelConfiguration: Sendable {
     public var batchLimit: Int
     /// The largest frame payload accepted from the peer.
     public var frameLimit: Int
-    /// The most streams open at once on one link.
+    /// The most streams open at once on one link, counting those whose target connection is still pending: the
+    /// flows one client may hold on one link. An OPEN past it is reset with `tooManyStreams`.
     public var maximumStreams: Int
     /// How often a PING is sent on an idle-or-not link.
     public var keepaliveInterval: TimeAmount
@@ -33,6 +34,8 @@ public struct TunnelConfiguration: Sendable {
     public var linkWait: TimeAmount
     /// How long a graceful shutdown lets open flows drain before resetting them.
     public var drainTimeout: TimeAmount
+    /// The bounds on what one peer can make this end spend: rate limits, reply and miss queues, timeouts.
+    public var limits: TunnelLimits
 
     /// Creates a checked configuration.
     ///
@@ -50,7 +53,8 @@ public struct TunnelConfiguration: Sendable {
         reconnectInitialDelay: TimeAmount = .milliseconds(100),
         reconnectMaximumDelay: TimeAmount = .seconds(5),
         linkWait: TimeAmount = .zero,
-        drainTimeout: TimeAmount = .seconds(5)
+        drainTimeout: TimeAmount = .seconds(5),
+        limits: TunnelLimits? = nil
     ) throws {
         func check(_ ok: Bool, _ setting: String, _ message: String) throws(TunnelError) {
             if !ok { throw TunnelError(.invalidArgument, "\(setting): \(message)") }
@@ -86,10 +90,18 @@ public struct TunnelConfiguration: Sendable {
         self.reconnectMaximumDelay = reconnectMaximumDelay
         self.linkWait = linkWait
         self.drainTimeout = drainTimeout
+        self.limits = try limits ?? TunnelLimits()
     }
 
-    /// The tunnel's default engine: 8 KiB average chunks, zstd level 1, a 32 MiB reference window.
+    /// The long-distance window log of the tunnel's zstd: 25 (32 MiB, as its reference window), so each
+    /// direction of a link keeps 32 MiB of zstd history rather than the CLI's 128 MiB.
+    public static let defaultLongWindowLog = 25
+
+    /// The tunnel's default engine: 8 KiB average chunks, zstd level 1 with a 32 MiB long-distance window, a
+    /// 32 MiB reference window.
     public static func defaultEncoder() throws -> EncoderConfiguration {
-        try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 1), windowSize: 32 << 20, blockSize: 64 << 10)
+        try EncoderConfiguration(
+            codec: CodecConfiguration(.zstd, level: 1, longWindowLog: defaultLongWindowLog), windowSize: 32 << 20,
+            blockSize: 64 << 10)
     }
 }

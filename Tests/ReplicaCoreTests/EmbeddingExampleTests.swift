@@ -34,8 +34,8 @@ func replicate(_ pieces: [[UInt8]]) throws -> [UInt8] {
 
 // The bounded-decode example of docs/EMBEDDING.md, verbatim.
 func receive(_ wire: [UInt8]) throws -> [UInt8] {
-    // At most 64 MiB of decoder memory and 16 MiB of output, whatever the stream claims.
-    let options = try DecoderOptions(memoryLimit: 64 << 20)
+    // At most 256 MiB of decoder memory and 16 MiB of output, whatever the stream claims.
+    let options = try DecoderOptions(memoryLimit: 256 << 20)
     do {
         return try Replica.decompress(wire, maximumOutputSize: 16 << 20, options: options)
     } catch let error as FormatError where error.code == .outputLimitExceeded || error.code == .limitExceeded {

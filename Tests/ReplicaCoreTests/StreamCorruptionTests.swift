@@ -81,7 +81,7 @@ struct StreamCorruptionTests {
     @Test("a newer version is refused as such")
     func newerVersion() throws {
         var (_, encoded) = try Self.sample(.lz4)
-        encoded[4] = 2
+        encoded[4] = StreamHeader.currentVersion + 1
         let error = try #require(decodeError(encoded) as? FormatError)
         #expect(error.code == .unsupportedVersion)
     }

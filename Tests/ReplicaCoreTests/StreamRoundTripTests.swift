@@ -194,6 +194,7 @@ struct StreamStatisticsTests {
         sample.missingChunks = 5
         sample.storeReferences = 7
         sample.storeReferenceBytes = 11
+        sample.storeRuns = 2
         sample.rawBlocks = 13
         var total = sample
         total += sample

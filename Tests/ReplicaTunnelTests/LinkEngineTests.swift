@@ -31,6 +31,8 @@ enum Payload {
             codec: CodecConfiguration(.zstd, level: 1), windowSize: window, blockSize: 64 << 10)
         let encoder = try LinkEncoder(configuration: configuration, store: senderStore, retentionLimit: 64 << 20)
         let decoder = try LinkDecoder(store: receiverStore)
+        // One link: what the encoder sends, the receiver's store holds.
+        encoder.setPeer(PeerKnowledge(capacity: 1 << 16))
         return (encoder, decoder, senderStore, receiverStore)
     }
 
@@ -46,7 +48,7 @@ enum Payload {
             let data = try encoder.encode(ByteBuffer(bytes: bytes[start..<end]))
             for fingerprint in decoder.missingReferences(data) {
                 misses += 1
-                let chunk = try #require(encoder.chunk(fingerprint))
+                let chunk = try #require(encoder.answer(fingerprint))
                 #expect(decoder.supply(fingerprint, chunk))
             }
             var decoded = try decoder.decode(data)

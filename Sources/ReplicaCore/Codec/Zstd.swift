@@ -26,11 +26,13 @@ package final class ZstdCompressor {
     /// The levels the linked libzstd accepts: `ZSTD_minCLevel()` to 19 (levels 20 to 22 need `--ultra` memory).
     package static var levelRange: ClosedRange<Int> { Int(ZSTD_minCLevel())...19 }
 
-    /// Creates a context at `level`, optionally with long-distance matching at `windowLog`.
+    /// Creates a context at `level`, optionally with long-distance matching at `windowLog` and with `workers`
+    /// threads (`ZSTD_c_nbWorkers`, as `zstd -T`; 0 compresses on the calling thread).
     ///
     /// Wraps `ZSTD_createCCtx` and `ZSTD_CCtx_setParameter`.
-    /// - Throws: ``CodecError`` when libzstd refuses a parameter or cannot allocate.
-    package init(level: Int, longDistanceWindowLog: Int? = nil) throws(CodecError) {
+    /// - Throws: ``CodecError`` when libzstd refuses a parameter (workers need a multithreaded libzstd) or cannot
+    ///   allocate.
+    package init(level: Int, longDistanceWindowLog: Int? = nil, workers: Int = 0) throws(CodecError) {
         guard let context = ZSTD_createCCtx() else {
             throw CodecError(.outOfMemory, call: "ZSTD_createCCtx", message: "out of memory")
         }
@@ -46,6 +48,11 @@ package final class ZstdCompressor {
             _ = try zstdChecked(
                 ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, Int32(clamping: windowLog)),
                 "ZSTD_CCtx_setParameter(windowLog)")
+        }
+        if workers > 0 {
+            _ = try zstdChecked(
+                ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(clamping: workers)),
+                "ZSTD_CCtx_setParameter(nbWorkers)")
         }
     }
 

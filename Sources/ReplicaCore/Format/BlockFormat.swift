@@ -15,6 +15,9 @@ enum BlockFormat {
     /// stay bounded too.
     static func outputLimit(blockSize: Int) -> Int { blockSize * 8 }
 
+    /// The most chunks one store run may stand for (the block's output limit bounds it too).
+    static let maximumRunChunks = 1 << 16
+
     /// The most store chunks one block may name as its compression prefix.
     static let maximumPrefixChunks = 255
     /// The most prefix bytes the encoder gathers for one block.
@@ -52,6 +55,10 @@ enum BlockFormat {
         case windowReference = 1
         /// A chunk named by the 16-byte fingerprint that follows, held by the decoder's store.
         case storeReference = 2
+        /// `value` (at least 2) chunks held by the decoder's store, one after another in the store's order: the
+        /// 16-byte fingerprint of the first, then XXH3-64 (8 bytes, little-endian) of all their fingerprints.
+        /// Format version 2 and later.
+        case storeRun = 3
     }
 }
 

@@ -19,6 +19,10 @@ public struct EncoderConfiguration: Sendable {
     public let blockSize: Int
     /// The fingerprinter: plain XXH3-128 or keyed.
     public let fingerprinter: Fingerprinter
+    /// Whether store references to chunks that follow one another in the store's order are sent as one store
+    /// run (first fingerprint, count, check; format version 2). On by default; off, every stored chunk costs
+    /// a 17-byte store reference, and the receiver's store order does not matter.
+    public let storeRuns: Bool
 
     /// Creates a checked configuration.
     ///
@@ -28,7 +32,8 @@ public struct EncoderConfiguration: Sendable {
         codec: CodecConfiguration = .default,
         windowSize: Int = defaultWindowSize,
         blockSize: Int = defaultBlockSize,
-        fingerprinter: Fingerprinter = Fingerprinter()
+        fingerprinter: Fingerprinter = Fingerprinter(),
+        storeRuns: Bool = true
     ) throws(ConfigurationError) {
         guard Self.windowSizeRange.contains(windowSize) else {
             throw ConfigurationError(setting: "windowSize", message: "\(windowSize) is outside 0 B...1 TiB")
@@ -41,6 +46,7 @@ public struct EncoderConfiguration: Sendable {
         self.windowSize = windowSize
         self.blockSize = blockSize
         self.fingerprinter = fingerprinter
+        self.storeRuns = storeRuns
     }
 }
 
@@ -128,6 +134,8 @@ public struct StreamStatistics: Hashable, Sendable {
     public var storeReferences: UInt64 = 0
     /// Bytes of content those references stand for.
     public var storeReferenceBytes: UInt64 = 0
+    /// Store runs written or read: each stands for two or more of the ``storeReferences``.
+    public var storeRuns: UInt64 = 0
     /// Data blocks written or read.
     public var blocks: UInt64 = 0
     /// Blocks stored uncompressed because compression did not pay.
@@ -154,6 +162,7 @@ public struct StreamStatistics: Hashable, Sendable {
         total.windowReferenceBytes &+= other.windowReferenceBytes
         total.storeReferences &+= other.storeReferences
         total.storeReferenceBytes &+= other.storeReferenceBytes
+        total.storeRuns &+= other.storeRuns
         total.blocks &+= other.blocks
         total.rawBlocks &+= other.rawBlocks
         total.prefixedBlocks &+= other.prefixedBlocks

@@ -43,6 +43,9 @@ public final class StreamDecoder {
     private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
     /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
     private var outputBudget = Int.max
+    /// The most output one call may produce (set by `decode(_:into:outputLimit:)`), checked against each block's
+    /// declared output length before the block is decompressed.
+    private var outputLimit = Int.max
 
     /// Creates a decoder.
     ///
@@ -74,9 +77,14 @@ public final class StreamDecoder {
         return header.windowSize + entries * DecoderWindow.entryOverhead
     }
 
+    /// The zstd window the decoder allows: the header's long-distance window, else every level's own (2^24).
+    private static func zstdWindowLog(_ header: StreamHeader) -> Int {
+        max(ZstdDecompressor.windowLogMax, header.zstdWindowLog ?? 0)
+    }
+
     private static func bufferNeed(_ header: StreamHeader) -> Int {
         let stored = BlockFormat.blockHeaderSize + BlockFormat.maximumStoredLength(rawLength: header.maximumBodySize)
-        let zstd = (1 << ZstdDecompressor.windowLogMax) + (1 << 20)
+        let zstd = (1 << zstdWindowLog(header)) + (1 << 20)
         let prefix = header.flags.contains(.storeBacked) ? BlockFormat.prefixLimit : 0
         return 2 * stored + header.maximumBodySize + header.maximumBlockOutput
             + BlockFormat.maximumOperations * Fingerprint.byteCount + zstd + prefix + maximumMissingChunks * 48
@@ -118,6 +126,18 @@ public final class StreamDecoder {
         return FormatError(
             error.code, at: error.offset,
             "\(error.message) (in stream \(streamCount), which starts at offset \(streamStart))")
+    }
+
+    /// Decodes the next piece of the stream like ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, but refuses a
+    /// block whose declared output would take `output` past `outputLimit` bytes, before decompressing it: a
+    /// caller that knows how much content to expect (a tunnel frame's declared length) spends no more than that.
+    ///
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; ``FormatError`` `outputLimitExceeded` past the limit
+    ///   (terminal, like every error).
+    public func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8], outputLimit: Int) throws {
+        self.outputLimit = outputLimit
+        defer { self.outputLimit = .max }
+        try decode(bytes, into: &output)
     }
 
     /// Decodes the bytes of an array. See ``decode(_:into:)-(UnsafeRawBufferPointer,_)``.
@@ -235,6 +255,12 @@ public final class StreamDecoder {
                             + "the decoder's output bound of \(options.maximumOutputSize) bytes")
                 }
                 let frameSize = BlockFormat.blockHeaderSize + blockHeader.storedLength
+                guard output.count + blockHeader.outputLength <= outputLimit else {
+                    throw FormatError(
+                        .outputLimitExceeded, at: offset,
+                        "a block declares \(blockHeader.outputLength) bytes of output, past the caller's limit of "
+                            + "\(outputLimit) (\(output.count) already decoded)")
+                }
                 guard rest.count >= frameSize else { return position }
                 let stored = UnsafeRawBufferPointer(rebasing: rest[BlockFormat.blockHeaderSize..<frameSize])
                 try decodeBlock(blockHeader, stored, at: offset, header: header, into: &output)
@@ -266,6 +292,7 @@ public final class StreamDecoder {
             throw FormatError(
                 .wrongStore, at: 40, "the stream references chunk store \(header.storeID); decode it with that store")
         }
+        let zstdWindowLog = Self.zstdWindowLog(header)
         let needed = Self.memoryNeeded(for: header)
         guard needed <= options.memoryLimit else {
             throw FormatError(
@@ -275,6 +302,7 @@ public final class StreamDecoder {
         }
         window = DecoderWindow(
             capacity: header.windowSize, memoryBudget: options.memoryLimit - Self.bufferNeed(header))
+        decompressor = BlockDecompressor(zstdWindowLog: zstdWindowLog)
         self.header = header
         if firstHeader == nil { firstHeader = header }
         streamCount = max(streamCount, 1)
@@ -437,7 +465,31 @@ public final class StreamDecoder {
                         output: &output, offset: offset)
                     statistics.storeReferences &+= 1
                     statistics.storeReferenceBytes &+= UInt64(bytes.count)
-                case nil:
+                case .storeRun where header.version >= 2:
+                    guard value >= 2, value <= UInt64(BlockFormat.maximumRunChunks),
+                        let first = reader.readFingerprint(), let check: UInt64 = reader.readLittleEndian()
+                    else {
+                        throw corrupt("malformed store run")
+                    }
+                    guard header.flags.contains(.storeBacked) else {
+                        throw corrupt("store run in a self-contained stream (its header has no store flag)")
+                    }
+                    guard let store else { throw corrupt("store run in a stream without a store") }
+                    guard
+                        let chunks = try resolveRun(
+                            from: first, count: Int(value), check: check, store: store, maximumChunk: maximumChunk,
+                            at: offset)
+                    else { continue }
+                    for chunk in chunks {
+                        try appendOutput(
+                            chunk.fingerprint, chunk.bytes[...], toWindow: true, limit: blockHeader.outputLength,
+                            start: start, output: &output, offset: offset)
+                        statistics.storeReferenceBytes &+= UInt64(chunk.bytes.count)
+                    }
+                    statistics.storeReferences &+= value
+                    statistics.storeRuns &+= 1
+                    statistics.chunks &+= value - 1
+                case .storeRun, nil:
                     throw corrupt("unknown operation kind \(word & 3)")
                 }
                 statistics.chunks &+= 1
@@ -466,6 +518,50 @@ public final class StreamDecoder {
         streamContentBytes &+= UInt64(blockHeader.outputLength)
     }
 
+    /// The chunks of a store run: `first` and its successors in `store`'s order, checked against the run check.
+    ///
+    /// Returns `nil` when the store lacks the first chunk (counted as missing, like a store reference).
+    /// - Throws: ``FormatError`` `storeOrderMismatch` when the store's order does not reproduce the run: a
+    ///   later chunk is missing, another chunk follows, or the fingerprints do not hash to `check`. The
+    ///   receiver's store then holds its chunks in another order than the sender's (after an eviction, or
+    ///   when it learned them from another source); nothing of the block is delivered.
+    private func resolveRun(
+        from first: Fingerprint, count: Int, check: UInt64, store: any ChunkWriting, maximumChunk: Int,
+        at offset: UInt64
+    ) throws -> [(fingerprint: Fingerprint, bytes: [UInt8])]? {
+        func mismatch(_ reason: String) -> FormatError {
+            FormatError(
+                .storeOrderMismatch, at: offset,
+                "a run of \(count) stored chunks from \(first) does not follow store \(store.storeID)'s order "
+                    + "(\(reason)); the receiver's store must hold the sender's chunks in the order they were sent")
+        }
+        var chunks: [(fingerprint: Fingerprint, bytes: [UInt8])] = []
+        var fingerprints: [UInt8] = []
+        var fingerprint = first
+        for index in 0..<count {
+            if index > 0 {
+                guard let next = store.successor(of: fingerprint) else {
+                    throw mismatch("no chunk follows chunk \(index) of the run")
+                }
+                fingerprint = next
+            }
+            guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
+                if index == 0 {
+                    try noteMissing(first, chunks: count)
+                    return nil
+                }
+                throw mismatch("chunk \(index + 1), \(fingerprint), is missing")
+            }
+            fingerprints.appendCanonical(fingerprint)
+            chunks.append((fingerprint, bytes))
+        }
+        let computed = fingerprints.withUnsafeBytes { XXHash.hash64($0) }
+        guard computed == check else {
+            throw mismatch("the run check is \(hex(check)), the store's chunks give \(hex(computed))")
+        }
+        return chunks
+    }
+
     /// Appends one chunk to the output and to the window, within the block's declared output length.
     private func appendOutput(
         _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, toWindow: Bool, limit: Int, start: Int,
@@ -480,16 +576,17 @@ public final class StreamDecoder {
         if toWindow { window.append(fingerprint, Array(bytes)) }
     }
 
-    /// Counts a missing chunk; past ``maximumMissingChunks`` distinct ones, decoding ends.
-    private func noteMissing(_ fingerprint: Fingerprint) throws {
+    /// Counts a chunk the store lacks, or the `chunks` of a run whose first chunk it lacks, once per fingerprint;
+    /// past ``maximumMissingChunks`` distinct ones, decoding ends.
+    private func noteMissing(_ fingerprint: Fingerprint, chunks: Int = 1) throws {
         guard !missing.seen.contains(fingerprint) else { return }
         guard missing.seen.count < Self.maximumMissingChunks else {
-            missing.count += 1
+            missing.count += UInt64(chunks)
             statistics.missingChunks = missing.count
             throw missingChunksError()
         }
         missing.seen.insert(fingerprint)
-        missing.count += 1
+        missing.count += UInt64(chunks)
         if missing.first == nil { missing.first = fingerprint }
         statistics.missingChunks = missing.count
     }

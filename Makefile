@@ -7,7 +7,7 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config dnsmasq-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds image lint-containers appliance-test bench-chunking soak-tunnel tunnel-busy-peer
+.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds image lint-containers appliance-test bench-chunking soak-tunnel tunnel-busy-peer docs
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -51,6 +51,16 @@ bench-gate: deps
 bench-gate-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
 		--path Thresholds --no-progress
+
+# ReplicaCore's DocC catalogue, built with the toolchain's docc and no package plugin (so the library's users
+# resolve no extra dependency); fails on any documentation warning. Output: .build/docs/ReplicaCore.doccarchive
+docs: deps
+	$(SWIFT) build --scratch-path .build/docs --target ReplicaCore \
+		-Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build/docs/all-graphs
+	rm -rf .build/docs/graphs && mkdir -p .build/docs/graphs && cp .build/docs/all-graphs/ReplicaCore*.symbols.json .build/docs/graphs/
+	docc convert Sources/ReplicaCore/ReplicaCore.docc --additional-symbol-graph-dir .build/docs/graphs \
+		--fallback-display-name ReplicaCore --fallback-bundle-identifier org.replica.ReplicaCore \
+		--output-path .build/docs/ReplicaCore.doccarchive --warnings-as-errors
 
 # The C ABI (docs/C-API.md): libreplica-c.so, the replica.pc that points at it, and the C test and example.
 C_CONFIG ?= debug

@@ -28,7 +28,10 @@ demo: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
-	$(SWIFT) test --skip-build
+	# Two processes: the CLI and core suites block their test threads on child processes and heavy work, which
+	# on a 2-core machine starves the cooperative pool that the socket suites' async handlers need.
+	$(SWIFT) test --skip-build --skip ReplicaTunnelTests
+	$(SWIFT) test --skip-build --filter ReplicaTunnelTests
 	$(MAKE) --no-print-directory c-test
 	python3 scripts/appliance-e2e.py "$$($(SWIFT) build --show-bin-path)/replica"
 

@@ -93,7 +93,9 @@ import Testing
         let app = try await AppServer.start(group: group)
         let serverStore = WipeableStore()
         // No reference window: every repeated chunk must travel as a store reference.
-        let encoder = try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 1), windowSize: 0)
+        // The tunnel's own long-distance window: zstd's default of 2^27 needs more than the decoder's 128 MiB limit.
+        let codec = try CodecConfiguration(.zstd, level: 1, longWindowLog: TunnelConfiguration.defaultLongWindowLog)
+        let encoder = try EncoderConfiguration(codec: codec, windowSize: 0)
         let configuration = try TunnelConfiguration(encoder: encoder)
         let pair = try await TunnelPair.start(
             targetPort: app.port, group: group, serverStore: serverStore, configuration: configuration)

@@ -95,10 +95,16 @@ public final class LinkDecoder {
 }
 
 /// The store a tunnel decoder sees: chunks pinned for the payload being decoded, in front of the real store.
+///
+/// Its order (``successor(of:)``) is first the sender's: the payload's reference list names the chunks in the
+/// order the sender's encoder met them, so a store run resolves chunk by chunk from that list even when this
+/// side's store received the chunks in another order (from CHUNK_REQUEST replies, or after an eviction).
 final class PinnedStore: ChunkWriting {
     private let store: any ChunkWriting
     private let pins = Mutex([Fingerprint: [UInt8]]())
     private let peer = Mutex<PeerKnowledge?>(nil)
+    /// Each referenced chunk's successor in the payload's reference list (the first one where a chunk repeats).
+    private let senderOrder = Mutex([Fingerprint: Fingerprint]())
 
     init(store: any ChunkWriting) { self.store = store }
 
@@ -110,6 +116,11 @@ final class PinnedStore: ChunkWriting {
     ///
     /// - Complexity: O(n) in the references (each distinct one is looked up once).
     func pin(_ references: [Fingerprint]) -> [Fingerprint] {
+        senderOrder.withLock { order in
+            for (chunk, next) in zip(references, references.dropFirst()) where order[chunk] == nil {
+                order[chunk] = next
+            }
+        }
         var missing: [Fingerprint] = []
         var seen = Set<Fingerprint>(minimumCapacity: references.count)
         for fingerprint in references where seen.insert(fingerprint).inserted {
@@ -131,7 +142,14 @@ final class PinnedStore: ChunkWriting {
         return true
     }
 
-    func unpinAll() { pins.withLock { $0.removeAll(keepingCapacity: true) } }
+    func unpinAll() {
+        pins.withLock { $0.removeAll(keepingCapacity: true) }
+        senderOrder.withLock { $0.removeAll(keepingCapacity: true) }
+    }
+
+    func successor(of fingerprint: Fingerprint) -> Fingerprint? {
+        senderOrder.withLock { $0[fingerprint] } ?? store.successor(of: fingerprint)
+    }
 
     func contains(_ fingerprint: Fingerprint) -> Bool {
         pins.withLock { $0[fingerprint] != nil } || store.contains(fingerprint)

@@ -61,8 +61,13 @@ base() {
 image() {
     base
     local e; e=$(engine)
-    nice -n 10 swift build -c release --static-swift-stdlib --product replica
-    install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/replica" .image/replica
+    # REPLICA_BINARY: use a binary built elsewhere (a release build of the same commit) instead of building here.
+    if [ -n "${REPLICA_BINARY:-}" ]; then
+        install -D -m 0755 "$REPLICA_BINARY" .image/replica
+    else
+        nice -n 10 swift build -c release --static-swift-stdlib --product replica
+        install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/replica" .image/replica
+    fi
     local format=(); [ "$e" = podman ] && format=(--format docker)  # OCI images drop HEALTHCHECK
     $e build "${format[@]}" --target local --build-arg "BASE=$BASE_IMAGE" -t "$IMAGE" -f Containerfile .
     $e build "${format[@]}" --build-arg "BASE=$BASE_IMAGE" -t localhost/replica-dnsmasq:latest deploy/dnsmasq

@@ -51,6 +51,16 @@ struct ReplicaBenchCommand: ParsableCommand {
         help: "Versions (files or directories) sent one after another: report the bytes on the wire per step.")
     var versions: [String] = []
 
+    @Option(
+        name: .customLong("baseline"),
+        help: ArgumentHelp(
+            "A baseline to run on the corpora (repeatable; default: all but LZ4_compress_default).",
+            discussion: "Names as in the report: zstd-3, zstd-3-long, zstd-3-long-T0, lz4-1, lz4hc-9, ..."))
+    var baselineNames: [String] = []
+
+    @Option(name: .customLong("patch-from-level"), help: "zstd levels of the patch-from baseline (repeatable; default: 3 19).")
+    var patchFromLevels: [Int] = [3, 19]
+
     @Flag(help: "Walk the average chunk size (1 KiB to 64 KiB), the codec and the level on one input.")
     var sweep = false
 
@@ -78,6 +88,10 @@ struct ReplicaBenchCommand: ParsableCommand {
         }
         guard versions.isEmpty || versions.count >= 2 else {
             throw ValidationError("--versions needs at least two versions, got \(versions.count)")
+        }
+        for name in baselineNames where Baseline.named(name) == nil {
+            throw ValidationError(
+                "unknown baseline \(name); known: \(Baseline.all.map(\.name).joined(separator: ", "))")
         }
     }
 
@@ -115,7 +129,8 @@ struct ReplicaBenchCommand: ParsableCommand {
             let loaded = try versions.map { path in
                 (name: URL(fileURLWithPath: path).lastPathComponent, bytes: try InputLoader.load(path))
             }
-            try recorder.wire(VersionsScenario(name: "versions", versions: loaded))
+            try recorder.wire(
+                VersionsScenario(name: "versions", versions: loaded), previousDefault: true, patchFromLevels: patchFromLevels)
         } else if defaultSet {
             let count = 3
             let source = CorpusKind.sourceVersions(seed: seed, size: size, count: count)
@@ -162,12 +177,17 @@ struct ReplicaBenchCommand: ParsableCommand {
     }
 
     private func measureCorpus(name: String, data: [UInt8], policy: RunPolicy, into recorder: inout Recorder) throws {
-        for codec in [try CodecConfiguration(.zstd, level: 3), try CodecConfiguration(.lz4, level: 1)] {
-            let runner = try ReplicaRunner(codec: codec)
+        var runners = [try ReplicaRunner(codec: CodecConfiguration(.zstd, level: 3))]
+        // On the user's own data, also the previous default (format 1's zstd: no long-distance window): the
+        // "before" of the same run.
+        if !input.isEmpty { runners.append(try ReplicaRunner.previousDefault()) }
+        runners.append(try ReplicaRunner(codec: CodecConfiguration(.lz4, level: 1)))
+        for runner in runners {
             progress("\(runner.name) on \(name)")
             try recorder.row { try runner.run(section: "corpora", corpus: name, data: data, policy: policy, stages: true) }
         }
-        for baseline in noBaselines ? [] : Baseline.standard {
+        let baselines = baselineNames.isEmpty ? Baseline.standard : baselineNames.compactMap(Baseline.named)
+        for baseline in noBaselines ? [] : baselines {
             progress("\(baseline.name) on \(name)")
             try recorder.row { try baseline.run(section: "corpora", corpus: name, data: data, policy: policy) }
         }
@@ -220,11 +240,18 @@ struct Recorder {
     }
 
     /// Runs the WAN scenario with Replica (zstd-3 and lz4-1, store-backed) and zstd patch-from at 3 and 19.
-    mutating func wire(_ scenario: VersionsScenario) throws {
+    ///
+    /// With `previousDefault`, also Replica as format version 1 sent it (no store runs, no long zstd window), as
+    /// the "before" of the same run.
+    mutating func wire(
+        _ scenario: VersionsScenario, previousDefault: Bool = false, patchFromLevels: [Int] = [3, 19]
+    ) throws {
         progress("versions scenario \(scenario.name)")
         do {
-            let codecs = [try CodecConfiguration(.zstd, level: 3), try CodecConfiguration(.lz4, level: 1)]
-            report.wire += try scenario.run(replicaCodecs: codecs, patchFromLevels: [3, 19])
+            var configurations = [try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 3))]
+            if previousDefault { configurations.append(try ReplicaRunner.previousDefault().configuration) }
+            configurations.append(try EncoderConfiguration(codec: CodecConfiguration(.lz4, level: 1)))
+            report.wire += try scenario.run(replicaConfigurations: configurations, patchFromLevels: patchFromLevels)
         } catch let mismatch as RoundTripMismatch {
             report.failures.append(mismatch.description)
         }

@@ -224,6 +224,10 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func accept(_ hello: TunnelHello) {
         guard apply(machine.receiveHello(hello)) else { return }
+        let knowledge = PeerKnowledgeRegistry.shared.knowledge(
+            of: hello.storeID, capacity: configuration.limits.knownChunksPerPeer)
+        engine?.encoder.setPeer(knowledge)
+        engine?.decoder.setPeer(knowledge)
         logger("link to \(peerName) is up (peer store \(hello.storeID))")
         // A first ping at once gives a round-trip time for window tuning.
         send(.ping(now.uptimeNanoseconds))
@@ -376,6 +380,7 @@ final class PeerSession: ChannelDuplexHandler {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(configuration.keepaliveTimeout)
+            .resolver(configuration.resolver.map { ConfiguredResolver(client: DNSClient(server: $0), loop: loop) })
             .connect(host: target.host, port: target.port)
             .assumeIsolated()
             .whenComplete { result in bound.value.connected(result, stream: local, target: target) }

@@ -51,11 +51,31 @@ struct ReplicaBenchCommand: ParsableCommand {
         help: "Versions (files or directories) sent one after another: report the bytes on the wire per step.")
     var versions: [String] = []
 
+    @Option(
+        name: .customLong("baseline"),
+        help: ArgumentHelp(
+            "A baseline to run on the corpora (repeatable; default: all but LZ4_compress_default).",
+            discussion: "Names as in the report: zstd-3, zstd-3-long, zstd-3-long-T0, lz4-1, lz4hc-9, ..."))
+    var baselineNames: [String] = []
+
+    @Option(name: .customLong("patch-from-level"), help: "zstd levels of the patch-from baseline (repeatable; default: 3 19).")
+    var patchFromLevels: [Int] = [3, 19]
+
     @Flag(help: "Walk the average chunk size (1 KiB to 64 KiB), the codec and the level on one input.")
     var sweep = false
 
     @Flag(help: "Only the headline figures of the performance targets.")
     var figures = false
+
+    @Flag(help: "Only the chunking comparison: Replica's kernels beside the plain C FastCDC loop.")
+    var chunking = false
+
+    @Option(
+        name: .customLong("c-baseline"),
+        help: ArgumentHelp(
+            "The C FastCDC loop built with cc -O3 -march=native as a shared object (make bench builds it).",
+            discussion: "Without it the chunking comparison uses the same C built by SwiftPM.", valueName: "path"))
+    var cBaseline: String?
 
     @Flag(help: "Measure only the Replica engine on the corpora, not the zstd and lz4 baselines (for profiling).")
     var noBaselines = false
@@ -69,6 +89,10 @@ struct ReplicaBenchCommand: ParsableCommand {
         guard versions.isEmpty || versions.count >= 2 else {
             throw ValidationError("--versions needs at least two versions, got \(versions.count)")
         }
+        for name in baselineNames where Baseline.named(name) == nil {
+            throw ValidationError(
+                "unknown baseline \(name); known: \(Baseline.all.map(\.name).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -81,10 +105,22 @@ struct ReplicaBenchCommand: ParsableCommand {
                 loadAverageAtStart: loadAverage()),
             settings: .init(seed: seed, size: size, runs: policy.runs, budgetSeconds: policy.budgetSeconds, quick: quick))
         // --corpus and --input narrow the run to the corpora section; no selection at all runs everything.
-        let defaultSet = !sweep && !figures && versions.isEmpty && input.isEmpty && corpora.isEmpty
+        let defaultSet = !sweep && !figures && !chunking && versions.isEmpty && input.isEmpty && corpora.isEmpty
         var recorder = Recorder(report: report)
 
-        if !sweep && !figures && versions.isEmpty {
+        if chunking || defaultSet {
+            progress("chunking beside the C loop")
+            let native = try cBaseline.map { try ChunkingFigures.NativeLoop(path: $0) }
+            let random = CorpusKind.random.generate(seed: seed, size: size)
+            let figures = ChunkingFigures(
+                corpus: "random", data: random, runs: max(policy.runs, 3), native: native)
+            do {
+                recorder.report.chunking = try figures.run()
+            } catch let mismatch as RoundTripMismatch {
+                recorder.report.failures.append(mismatch.description)
+            }
+        }
+        if !sweep && !figures && !chunking && versions.isEmpty {
             for (name, data) in try inputs(size: size) {
                 try measureCorpus(name: name, data: data, policy: policy, into: &recorder)
             }
@@ -93,7 +129,8 @@ struct ReplicaBenchCommand: ParsableCommand {
             let loaded = try versions.map { path in
                 (name: URL(fileURLWithPath: path).lastPathComponent, bytes: try InputLoader.load(path))
             }
-            try recorder.wire(VersionsScenario(name: "versions", versions: loaded))
+            try recorder.wire(
+                VersionsScenario(name: "versions", versions: loaded), previousDefault: true, patchFromLevels: patchFromLevels)
         } else if defaultSet {
             let count = 3
             let source = CorpusKind.sourceVersions(seed: seed, size: size, count: count)
@@ -140,12 +177,17 @@ struct ReplicaBenchCommand: ParsableCommand {
     }
 
     private func measureCorpus(name: String, data: [UInt8], policy: RunPolicy, into recorder: inout Recorder) throws {
-        for codec in [try CodecConfiguration(.zstd, level: 3), try CodecConfiguration(.lz4, level: 1)] {
-            let runner = try ReplicaRunner(codec: codec)
+        var runners = [try ReplicaRunner(codec: CodecConfiguration(.zstd, level: 3))]
+        // On the user's own data, also the previous default (format 1's zstd: no long-distance window): the
+        // "before" of the same run.
+        if !input.isEmpty { runners.append(try ReplicaRunner.previousDefault()) }
+        runners.append(try ReplicaRunner(codec: CodecConfiguration(.lz4, level: 1)))
+        for runner in runners {
             progress("\(runner.name) on \(name)")
             try recorder.row { try runner.run(section: "corpora", corpus: name, data: data, policy: policy, stages: true) }
         }
-        for baseline in noBaselines ? [] : Baseline.standard {
+        let baselines = baselineNames.isEmpty ? Baseline.standard : baselineNames.compactMap(Baseline.named)
+        for baseline in noBaselines ? [] : baselines {
             progress("\(baseline.name) on \(name)")
             try recorder.row { try baseline.run(section: "corpora", corpus: name, data: data, policy: policy) }
         }
@@ -198,11 +240,18 @@ struct Recorder {
     }
 
     /// Runs the WAN scenario with Replica (zstd-3 and lz4-1, store-backed) and zstd patch-from at 3 and 19.
-    mutating func wire(_ scenario: VersionsScenario) throws {
+    ///
+    /// With `previousDefault`, also Replica as format version 1 sent it (no store runs, no long zstd window), as
+    /// the "before" of the same run.
+    mutating func wire(
+        _ scenario: VersionsScenario, previousDefault: Bool = false, patchFromLevels: [Int] = [3, 19]
+    ) throws {
         progress("versions scenario \(scenario.name)")
         do {
-            let codecs = [try CodecConfiguration(.zstd, level: 3), try CodecConfiguration(.lz4, level: 1)]
-            report.wire += try scenario.run(replicaCodecs: codecs, patchFromLevels: [3, 19])
+            var configurations = [try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 3))]
+            if previousDefault { configurations.append(try ReplicaRunner.previousDefault().configuration) }
+            configurations.append(try EncoderConfiguration(codec: CodecConfiguration(.lz4, level: 1)))
+            report.wire += try scenario.run(replicaConfigurations: configurations, patchFromLevels: patchFromLevels)
         } catch let mismatch as RoundTripMismatch {
             report.failures.append(mismatch.description)
         }

@@ -10,7 +10,7 @@ struct RoundTripMismatch: Error, CustomStringConvertible {
 /// Measures the Replica engine on one buffer: each stage alone, then the whole encoder and decoder.
 struct ReplicaRunner {
     /// The configuration under test.
-    let configuration: EncoderConfiguration
+    private(set) var configuration: EncoderConfiguration
     /// The engine's name in reports, for example `replica-zstd-3`.
     let name: String
 
@@ -22,16 +22,26 @@ struct ReplicaRunner {
         var configuration = try EncoderConfiguration(codec: codec)
         var name = "replica-" + Self.codecName(codec)
         if let averageChunkSize {
-            configuration.chunker = try ChunkerConfiguration(averageSize: averageChunkSize)
+            configuration = try EncoderConfiguration(
+                chunker: ChunkerConfiguration(averageSize: averageChunkSize), codec: codec)
             name += "-avg\(averageChunkSize >> 10)K"
         }
         self.configuration = configuration
         self.name = name
     }
 
-    /// `lz4-1`, `zstd-3` or `none`.
+    /// The default of format version 1: zstd level 3 without a long-distance window, one store reference per
+    /// stored chunk. Named `replica-zstd-3-v1`.
+    static func previousDefault() throws -> ReplicaRunner {
+        var runner = try ReplicaRunner(codec: CodecConfiguration(.zstd, level: 3, longWindowLog: nil))
+        let codec = runner.configuration.codec
+        runner.configuration = try EncoderConfiguration(codec: codec, storeRuns: false)
+        return runner
+    }
+
+    /// `lz4-1`, `zstd-3` or `none`; `zstd-3-v1` for zstd without its long window (format 1's default).
     static func codecName(_ codec: CodecConfiguration) -> String {
-        codec.kind == .none ? "none" : "\(codec.kind)-\(codec.level)"
+        codec.kind == .none ? "none" : "\(codec.kind)-\(codec.level)" + (codec.kind == .zstd && codec.longWindowLog == nil ? "-v1" : "")
     }
 
     /// Measures `data`: chunking and fingerprinting alone when `stages`, then encode and decode, checking

@@ -16,10 +16,10 @@ struct VersionsScenario {
     /// Runs every engine over every step, checking that each step decodes to its version.
     ///
     /// - Throws: ``RoundTripMismatch`` when a step does not decode to its version; engine errors as they come.
-    func run(replicaCodecs: [CodecConfiguration], patchFromLevels: [Int]) throws -> [WireRow] {
+    func run(replicaConfigurations: [EncoderConfiguration], patchFromLevels: [Int]) throws -> [WireRow] {
         var rows: [WireRow] = []
-        for codec in replicaCodecs {
-            rows += try runReplica(codec: codec)
+        for configuration in replicaConfigurations {
+            rows += try runReplica(configuration: configuration)
         }
         for level in patchFromLevels {
             rows += try runPatchFrom(level: level)
@@ -27,13 +27,12 @@ struct VersionsScenario {
         return rows
     }
 
-    private func runReplica(codec: CodecConfiguration) throws -> [WireRow] {
-        let engine = "replica-\(ReplicaRunner.codecName(codec))-store"
+    private func runReplica(configuration: EncoderConfiguration) throws -> [WireRow] {
+        let engine = "replica-\(ReplicaRunner.codecName(configuration.codec))-store"
         let total = versions.reduce(0) { $0 + $1.bytes.count }
         let storeID = StoreID.random()
         let senderStore = MemoryChunkStore(capacity: 2 * total + (1 << 20), storeID: storeID)
         let receiverStore = MemoryChunkStore(capacity: 2 * total + (1 << 20), storeID: storeID)
-        let configuration = try EncoderConfiguration(codec: codec)
         var rows: [WireRow] = []
         for version in versions {
             var wire: [UInt8] = []

@@ -92,7 +92,10 @@ struct TunnelEngineOptions: ParsableArguments {
         }
         let kind = CodecKind(name: codec) ?? .zstd
         let encoder = try EncoderConfiguration(
-            codec: CodecConfiguration(kind, level: kind == .zstd ? (level ?? 1) : level), windowSize: 32 << 20,
+            codec: CodecConfiguration(
+                kind, level: kind == .zstd ? (level ?? 1) : level,
+                longWindowLog: TunnelConfiguration.defaultLongWindowLog),
+            windowSize: 32 << 20,
             blockSize: 64 << 10)
         return try TunnelConfiguration(
             encoder: encoder, streamWindow: streamWindow,

@@ -15,6 +15,11 @@ public typealias TunnelLogger = @Sendable (String) -> Void
 /// It is the last handler of the peer channel's pipeline, after the frame codec, and everything it owns (local
 /// sockets included) lives on that channel's event loop, so it needs no locks. When the link closes it lets go
 /// of its context, encoder, decoder and streams, so a closed link keeps nothing.
+///
+/// Encoding and decoding touch the chunk store (reads, writes, `fsync`, eviction), so they run on a thread
+/// pool, never on the event loop: one job per direction at a time, which keeps each direction in order and
+/// bounds the pool's queue to two jobs per link. Frames that arrive while a DATA frame is being decoded (or
+/// waits for chunks) are held in order, within the link budget plus ``TunnelLimits/maximumMissQueueBytes``.
 final class PeerSession: ChannelDuplexHandler {
     typealias InboundIn = TunnelFrame
     typealias OutboundIn = TunnelFrame
@@ -26,9 +31,15 @@ final class PeerSession: ChannelDuplexHandler {
     let statistics: TunnelStatisticsBox
     private let store: any ChunkStore
     private let logger: TunnelLogger
-    private var encoder: LinkEncoder?
-    private var decoder: LinkDecoder?
+    private var engine: LinkEngine?
+    private let offload: NIOThreadPool?
     private let peerName: String
+    /// A DATA frame is being decoded on the pool.
+    private var decoding = false
+    /// A batch is being encoded on the pool.
+    private var encoding = false
+    /// Chunks the peer supplied, added to the store by the next decode job.
+    private var supplies: [(Fingerprint, [UInt8])] = []
 
     private var machine: PeerStateMachine
     private var context: ChannelHandlerContext?
@@ -52,20 +63,26 @@ final class PeerSession: ChannelDuplexHandler {
     /// Called once when the link is gone.
     var onClose: ((PeerSession) -> Void)?
 
+    /// Creates a session.
+    ///
+    /// - Parameter offload: where encoding and decoding run; `nil` runs them inline (tests on an
+    ///   `EmbeddedChannel`).
     init(
         role: Role, configuration: TunnelConfiguration, store: any ChunkStore, peerName: String,
-        logger: @escaping TunnelLogger
+        offload: NIOThreadPool? = .singleton, logger: @escaping TunnelLogger
     ) throws {
         self.configuration = configuration
+        self.offload = offload
         self.store = store
         self.peerName = peerName
         self.logger = logger
         self.statistics = TunnelStatisticsBox()
         self.machine = PeerStateMachine(role: role, configuration: configuration)
-        self.encoder = try LinkEncoder(
-            configuration: configuration.encoder, store: store, retentionLimit: configuration.linkBudget)
-        self.decoder = try LinkDecoder(
-            options: DecoderOptions(memoryLimit: configuration.limits.decoderMemoryLimit), store: store)
+        self.engine = LinkEngine(
+            encoder: try LinkEncoder(
+                configuration: configuration.encoder, store: store, retentionLimit: configuration.linkBudget),
+            decoder: try LinkDecoder(
+                options: DecoderOptions(memoryLimit: configuration.limits.decoderMemoryLimit), store: store))
     }
 
     var role: Role { machine.role }
@@ -73,7 +90,7 @@ final class PeerSession: ChannelDuplexHandler {
     /// The streams open now, with their accounting.
     var streams: [UInt32: PeerStateMachine.Stream] { machine.streams }
     /// Whether the session still holds its channel context or engine (a closed link must hold neither).
-    var holdsResources: Bool { context != nil || encoder != nil || decoder != nil || !locals.isEmpty }
+    var holdsResources: Bool { context != nil || engine != nil || !locals.isEmpty }
 
     private var now: NIODeadline { context?.eventLoop.now ?? .now() }
 
@@ -185,7 +202,7 @@ final class PeerSession: ChannelDuplexHandler {
             }
             accept(hello)
         case .ready:
-            if machine.isBlocked {
+            if decoding || machine.isBlocked {
                 switch frame {
                 case .data(let id, let data):
                     let result = machine.receiveData(id, declaredLength: Int(data.decodedLength), at: now)
@@ -207,6 +224,10 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func accept(_ hello: TunnelHello) {
         guard apply(machine.receiveHello(hello)) else { return }
+        let knowledge = PeerKnowledgeRegistry.shared.knowledge(
+            of: hello.storeID, capacity: configuration.limits.knownChunksPerPeer)
+        engine?.encoder.setPeer(knowledge)
+        engine?.decoder.setPeer(knowledge)
         logger("link to \(peerName) is up (peer store \(hello.storeID))")
         // A first ping at once gives a round-trip time for window tuning.
         send(.ping(now.uptimeNanoseconds))
@@ -273,8 +294,8 @@ final class PeerSession: ChannelDuplexHandler {
             let now = self.now.uptimeNanoseconds
             if now > sent { roundTrip = .nanoseconds(Int64(now - sent)) }
         case .chunkRequest(let fingerprints):
-            guard let encoder else { return }
-            let answers = fingerprints.map { encoder.answer($0) }
+            guard let engine else { return }
+            let answers = fingerprints.map { engine.encoder.answer($0) }
             let unanswerable = answers.count { $0 == nil }
             guard apply(machine.receiveChunkRequest(unanswerable: unanswerable, at: now)) else { return }
             for (fingerprint, bytes) in zip(fingerprints, answers) {
@@ -423,60 +444,50 @@ final class PeerSession: ChannelDuplexHandler {
         flushIfNeeded()
     }
 
-    /// Sends what a stream has pending, as far as its credit, the link budget and the socket allow, then asks
-    /// for more.
+    /// Sends what a stream has pending, as far as its credit, the link budget and the socket allow, one batch
+    /// at a time (encoded on the pool), then asks for more.
     private func pump(_ local: TunnelStream) {
         let id = local.id
-        while local.pendingBytes > 0 {
+        guard !local.encoding else { return }
+        if local.pendingBytes > 0 {
             let room = machine.sendRoom(id)
-            guard room > 0, context?.channel.isWritable ?? false else {
-                if machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
+            guard room > 0, !encoding, context?.channel.isWritable ?? false, let engine else {
+                if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
-            guard var head = local.pending.first, let encoder else { break }
-            let count = min(head.readableBytes, room, configuration.batchLimit)
-            let batch: ByteBuffer
-            if count == head.readableBytes {
-                batch = local.pending.removeFirst()
-            } else {
-                batch = head.readSlice(length: count) ?? ByteBuffer()
-                local.pending[local.pending.startIndex] = head
-            }
-            // Merge small reads into one batch, up to the room left.
-            var merged = batch
-            while merged.readableBytes < min(room, configuration.batchLimit), let next = local.pending.first,
-                next.readableBytes <= min(room, configuration.batchLimit) - merged.readableBytes
-            {
-                var next = local.pending.removeFirst()
-                merged.writeBuffer(&next)
-            }
-            let data: TunnelData
-            let length = merged.readableBytes
-            if local.incompressibleStreak >= Self.plainAfter, local.plainBatches < Self.probeEvery {
-                // The flow looks like TLS or media: carry it past the engine, probing again now and then.
-                data = .plain(merged)
-                local.plainBatches += 1
-            } else {
-                do {
-                    data = try encoder.encode(merged)
-                } catch {
-                    fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
-                    return
-                }
-                let gained = data.encoded.readableBytes < length - length / 32
-                local.incompressibleStreak = data.references.isEmpty && !gained ? local.incompressibleStreak + 1 : 0
-                local.plainBatches = 0
-            }
+            let batch = takeBatch(local, room: min(room, configuration.batchLimit))
+            let length = batch.readableBytes
             local.pendingBytes -= length
             machine.sent(length, on: id, at: now)
-            send(.data(stream: id, data))
-            let encoderStatistics = encoder.statistics
-            statistics.update {
-                $0.applicationBytesSent += UInt64(length)
-                if data.isPlain { $0.plainBytesSent += UInt64(length) }
-                $0.chunks = encoderStatistics.chunks
-                $0.chunkHits = encoderStatistics.windowReferences + encoderStatistics.storeReferences
+            if local.incompressibleStreak >= Self.plainAfter, local.plainBatches < Self.probeEvery {
+                // The flow looks like TLS or media: carry it past the engine, probing again now and then.
+                local.plainBatches += 1
+                sendData(.plain(batch), length: length, on: local, statistics: nil)
+                pump(local)
+                return
             }
+            encoding = true
+            local.encoding = true
+            run({ (try engine.encoder.encode(batch), engine.encoder.statistics) }) { session, result in
+                session.encoding = false
+                local.encoding = false
+                switch result {
+                case .success(let (data, statistics)):
+                    let gained = data.encoded.readableBytes < length - length / 32
+                    local.incompressibleStreak =
+                        data.references.isEmpty && !gained ? local.incompressibleStreak + 1 : 0
+                    local.plainBatches = 0
+                    session.sendData(data, length: length, on: local, statistics: statistics)
+                    // Other streams waiting for the encoder go first; this one queues behind them.
+                    if local.pendingBytes > 0 { session.starve(local) }
+                    session.wakeStarved()
+                    session.pump(local)
+                case .failure(let error):
+                    session.fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
+                }
+                session.flushIfNeeded()
+            }
+            return
         }
         if local.localEOF, machine.streams[id]?.sentHalfClose == false {
             machine.sentHalfClose(id)
@@ -484,6 +495,52 @@ final class PeerSession: ChannelDuplexHandler {
             finishIfDone(id)
         } else {
             requestRead(local)
+        }
+    }
+
+    /// Takes up to `room` bytes of a stream's pending reads, merging small reads into one batch.
+    private func takeBatch(_ local: TunnelStream, room: Int) -> ByteBuffer {
+        guard var head = local.pending.first else { return ByteBuffer() }
+        var merged: ByteBuffer
+        if head.readableBytes <= room {
+            merged = local.pending.removeFirst()
+        } else {
+            merged = head.readSlice(length: room) ?? ByteBuffer()
+            local.pending[local.pending.startIndex] = head
+        }
+        while merged.readableBytes < room, let next = local.pending.first, next.readableBytes <= room - merged.readableBytes {
+            var next = local.pending.removeFirst()
+            merged.writeBuffer(&next)
+        }
+        return merged
+    }
+
+    private func sendData(_ data: TunnelData, length: Int, on local: TunnelStream, statistics encoder: StreamStatistics?) {
+        send(.data(stream: local.id, data))
+        statistics.update {
+            $0.applicationBytesSent += UInt64(length)
+            if data.isPlain { $0.plainBytesSent += UInt64(length) }
+            if let encoder {
+                $0.chunks = encoder.chunks
+                $0.chunkHits = encoder.windowReferences + encoder.storeReferences
+            }
+        }
+    }
+
+    /// Runs `work` on the pool (or inline without one), then `then` on the event loop unless the link closed.
+    private func run<T: Sendable>(
+        _ work: @escaping @Sendable () throws -> T, then: @escaping (PeerSession, Result<T, any Error>) -> Void
+    ) {
+        guard let loop = context?.eventLoop else { return }
+        guard let offload else {
+            then(self, Result { try work() })
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        offload.runIfActive(eventLoop: loop, work).assumeIsolated().whenComplete { result in
+            let session = bound.value
+            guard session.machine.phase != .closed else { return }
+            then(session, result)
         }
     }
 
@@ -521,24 +578,65 @@ final class PeerSession: ChannelDuplexHandler {
 
     // MARK: Data from the peer
 
-    /// DATA that passed the state machine's checks (its declared length is charged).
+    /// DATA that passed the state machine's checks (its declared length is charged). Plain DATA is verified
+    /// here; engine DATA is decoded on the pool (after its chunks are pinned, and any supplied ones stored),
+    /// while the frames behind it wait.
     private func received(_ data: TunnelData, on id: UInt32, _ result: PeerStateMachine.DataResult) {
-        guard !data.isPlain, let decoder else {
-            deliver(data, on: id, result)
+        guard !data.isPlain else {
+            do {
+                deliver(try LinkDecoder.verifyPlain(data), declared: Int(data.decodedLength), on: id, result)
+            } catch {
+                decodeFailed(error, declared: Int(data.decodedLength), on: id)
+            }
             return
         }
-        let missing = decoder.missingReferences(data)
-        guard missing.isEmpty else {
-            statistics.update { $0.chunkMisses += UInt64(missing.count) }
-            hold(.data(id, data, result), missing: missing)
-            return
+        guard let engine else { return }
+        decoding = true
+        let supplied = supplies
+        supplies.removeAll()
+        run({ () -> DecodeOutcome in
+            for (fingerprint, bytes) in supplied where !engine.decoder.supply(fingerprint, bytes) {
+                return .mismatched(fingerprint)
+            }
+            let missing = engine.decoder.missingReferences(data)
+            guard missing.isEmpty else { return .missing(missing) }
+            do throws(TunnelError) {
+                return .decoded(try engine.decoder.decode(data))
+            } catch {
+                return .failed(error)
+            }
+        }) { session, outcome in
+            session.decoding = false
+            switch outcome {
+            case .success(.decoded(let bytes)):
+                session.deliver(bytes, declared: Int(data.decodedLength), on: id, result)
+                session.replayHeld()
+            case .success(.missing(let missing)):
+                session.statistics.update { $0.chunkMisses += UInt64(missing.count) }
+                session.hold(.data(id, data, result), missing: missing, first: true)
+            case .success(.mismatched(let fingerprint)):
+                session.misbehaved(.chunkNotSupplied(fingerprint, mismatched: true))
+            case .success(.failed(let error)):
+                session.decodeFailed(error, declared: Int(data.decodedLength), on: id)
+                session.replayHeld()
+            case .failure(let error):
+                session.fail(TunnelError(.decodeFailed, "the decoder could not run: \(error)"))
+            }
+            session.flushIfNeeded()
         }
-        deliver(data, on: id, result)
     }
 
-    /// Holds a frame behind missing chunks and asks for those not yet asked for.
-    private func hold(_ frame: PeerStateMachine.HeldFrame, missing: [Fingerprint] = []) {
-        let (result, request) = machine.hold(frame, missing: missing, at: now)
+    /// What a decode job found.
+    private enum DecodeOutcome: Sendable {
+        case decoded(ByteBuffer)
+        case missing([Fingerprint])
+        case mismatched(Fingerprint)
+        case failed(TunnelError)
+    }
+
+    /// Holds a frame behind the one being decoded or missing chunks, and asks for chunks not yet asked for.
+    private func hold(_ frame: PeerStateMachine.HeldFrame, missing: [Fingerprint] = [], first: Bool = false) {
+        let (result, request) = machine.hold(frame, missing: missing, first: first, at: now)
         guard apply(result) else { return }
         var rest = request[...]
         while !rest.isEmpty {
@@ -550,17 +648,17 @@ final class PeerSession: ChannelDuplexHandler {
     }
 
     private func supplied(_ fingerprint: Fingerprint, _ bytes: [UInt8]?) {
-        guard apply(machine.receiveChunkReply(fingerprint, supplied: bytes != nil)), let bytes, let decoder else {
-            return
-        }
-        guard decoder.supply(fingerprint, bytes) else {
-            misbehaved(.chunkNotSupplied(fingerprint, mismatched: true))
-            return
-        }
-        // Once nothing is awaited, replay the held frames until one blocks again.
-        guard let queue = machine.releaseHeld() else { return }
+        guard apply(machine.receiveChunkReply(fingerprint, supplied: bytes != nil)), let bytes else { return }
+        // The next decode job checks the bytes against the fingerprint and stores them, off the event loop.
+        supplies.append((fingerprint, bytes))
+        replayHeld()
+    }
+
+    /// Once nothing is being decoded or awaited, processes the held frames in order until one blocks again.
+    private func replayHeld() {
+        guard !decoding, let queue = machine.releaseHeld() else { return }
         for frame in queue {
-            if machine.isBlocked {
+            if decoding || machine.isBlocked {
                 hold(frame)
             } else {
                 switch frame {
@@ -572,28 +670,19 @@ final class PeerSession: ChannelDuplexHandler {
         }
     }
 
-    private func deliver(_ data: TunnelData, on id: UInt32, _ result: PeerStateMachine.DataResult) {
-        let declared = Int(data.decodedLength)
-        let bytes: ByteBuffer
-        do {
-            if data.isPlain {
-                bytes = try LinkDecoder.verifyPlain(data)
-            } else if let decoder {
-                bytes = try decoder.decode(data)
-            } else {
-                return
-            }
-        } catch {
-            machine.discarded(declared)
-            if error.code == .checksumMismatch, machine.streams[id] != nil {
-                logger("stream \(id) from \(peerName): \(error); resetting it")
-                remove(id, abort: true)
-                send(.reset(stream: id, code: .checksumMismatch, reason: error.message))
-                return
-            }
-            fail(TunnelError(error.code, "\(peerName): \(error.message)"))
+    private func decodeFailed(_ error: TunnelError, declared: Int, on id: UInt32) {
+        machine.discarded(declared)
+        if error.code == .checksumMismatch, machine.streams[id] != nil {
+            logger("stream \(id) from \(peerName): \(error); resetting it")
+            remove(id, abort: true)
+            send(.reset(stream: id, code: .checksumMismatch, reason: error.message))
             return
         }
+        fail(TunnelError(error.code, "\(peerName): \(error.message)"))
+    }
+
+    /// Hands verified bytes to the stream's local connection, or drops them for a stream closed here.
+    private func deliver(_ bytes: ByteBuffer, declared: Int, on id: UInt32, _ result: PeerStateMachine.DataResult) {
         guard result == .deliver, let channel = locals[id]?.channel else {
             machine.discarded(declared)
             return
@@ -687,8 +776,8 @@ final class PeerSession: ChannelDuplexHandler {
         for id in open { remove(id, abort: true) }
         if !open.isEmpty { logger("\(reason): reset \(open.count) open stream(s)") }
         starved.removeAll()
-        encoder = nil
-        decoder = nil
+        supplies.removeAll()
+        engine = nil
         context = nil
         onReady = nil
         onClose?(self)
@@ -720,12 +809,28 @@ final class TunnelStream {
     var localEOF = false
     var reading = false
     var starved = false
+    /// A batch of this stream is being encoded.
+    var encoding = false
     /// Encoded batches in a row that neither compressed nor deduplicated.
     var incompressibleStreak = 0
     /// Plain batches since the last probe through the engine.
     var plainBatches = 0
 
     init(id: UInt32) { self.id = id }
+}
+
+/// One link's encoder and decoder, handed to pool threads.
+///
+/// `@unchecked Sendable`: the session runs at most one encode and one decode job at a time and touches the
+/// encoder on the event loop only through ``LinkEncoder/answer(_:)``, which locks.
+final class LinkEngine: @unchecked Sendable {
+    let encoder: LinkEncoder
+    let decoder: LinkDecoder
+
+    init(encoder: LinkEncoder, decoder: LinkDecoder) {
+        self.encoder = encoder
+        self.decoder = decoder
+    }
 }
 
 /// The handler on each local TCP connection: forwards reads, EOF and closure to the session.

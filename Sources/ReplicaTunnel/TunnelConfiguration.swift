@@ -96,8 +96,15 @@ public struct TunnelConfiguration: Sendable {
         self.limits = try limits ?? TunnelLimits()
     }
 
-    /// The tunnel's default engine: 8 KiB average chunks, zstd level 1, a 32 MiB reference window.
+    /// The long-distance window log of the tunnel's zstd: 25 (32 MiB, as its reference window), so each
+    /// direction of a link keeps 32 MiB of zstd history rather than the CLI's 128 MiB.
+    public static let defaultLongWindowLog = 25
+
+    /// The tunnel's default engine: 8 KiB average chunks, zstd level 1 with a 32 MiB long-distance window, a
+    /// 32 MiB reference window.
     public static func defaultEncoder() throws -> EncoderConfiguration {
-        try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 1), windowSize: 32 << 20, blockSize: 64 << 10)
+        try EncoderConfiguration(
+            codec: CodecConfiguration(.zstd, level: 1, longWindowLog: defaultLongWindowLog), windowSize: 32 << 20,
+            blockSize: 64 << 10)
     }
 }

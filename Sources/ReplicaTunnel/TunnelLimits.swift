@@ -17,8 +17,9 @@ public struct TunnelLimits: Hashable, Sendable {
     public var maximumQueuedControlFrames: Int
     /// The byte cap of the reply queue; see ``maximumQueuedControlFrames``.
     public var maximumQueuedControlBytes: Int
-    /// Encoded bytes of DATA (and the frames behind it) held while referenced chunks are fetched from the peer.
-    /// Past it the link is closed.
+    /// Encoded bytes of DATA (and the frames behind it) held while a DATA frame is decoded or its missing chunks
+    /// are fetched, beyond the link budget (a peer within its credit never needs more than the budget plus frame
+    /// overheads). Past the budget plus this the link is closed.
     public var maximumMissQueueBytes: Int
     /// How long a CHUNK_REQUEST may stay unanswered. Past it the link is closed.
     public var chunkReplyTimeout: TimeAmount
@@ -28,6 +29,9 @@ public struct TunnelLimits: Hashable, Sendable {
     public var unscopedChunkRequestBudget: Int
     /// A stream on which nothing moved (no byte either way, no credit) for this long is reset.
     public var streamIdleTimeout: TimeAmount
+    /// How many chunks the sender remembers per peer store as held by that peer (shared by every link with it).
+    /// Only those are sent as references; a chunk forgotten is sent as a literal again. About 56 bytes each.
+    public var knownChunksPerPeer: Int
     /// The decoder's memory limit for the peer's stream: a peer header that needs more (a larger window) is
     /// refused before anything is allocated for it.
     public var decoderMemoryLimit: Int
@@ -46,7 +50,8 @@ public struct TunnelLimits: Hashable, Sendable {
         chunkReplyTimeout: TimeAmount = .seconds(10),
         unscopedChunkRequestBudget: Int = 4096,
         streamIdleTimeout: TimeAmount = .minutes(15),
-        decoderMemoryLimit: Int = 128 << 20
+        decoderMemoryLimit: Int = 128 << 20,
+        knownChunksPerPeer: Int = 1 << 18
     ) throws(TunnelError) {
         func check(_ ok: Bool, _ setting: String, _ message: String) throws(TunnelError) {
             if !ok { throw TunnelError(.invalidArgument, "\(setting): \(message)") }
@@ -58,6 +63,7 @@ public struct TunnelLimits: Hashable, Sendable {
         try check(unscopedChunkRequestBudget >= 0, "unscopedChunkRequestBudget", "must not be negative")
         try check(streamIdleTimeout > .zero, "streamIdleTimeout", "must be positive")
         try check(decoderMemoryLimit >= 16 << 20, "decoderMemoryLimit", "must be at least 16 MiB")
+        try check(knownChunksPerPeer >= 1024, "knownChunksPerPeer", "must be at least 1024")
         self.resetRate = resetRate ?? TunnelRateLimit(uncheckedBurst: 400, perSecond: 200)
         self.openRate = openRate ?? TunnelRateLimit(uncheckedBurst: 1000, perSecond: 500)
         self.pingRate = pingRate ?? TunnelRateLimit(uncheckedBurst: 50, perSecond: 10)
@@ -69,5 +75,6 @@ public struct TunnelLimits: Hashable, Sendable {
         self.unscopedChunkRequestBudget = unscopedChunkRequestBudget
         self.streamIdleTimeout = streamIdleTimeout
         self.decoderMemoryLimit = decoderMemoryLimit
+        self.knownChunksPerPeer = knownChunksPerPeer
     }
 }

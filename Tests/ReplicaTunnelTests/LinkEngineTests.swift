@@ -31,6 +31,8 @@ enum Payload {
             codec: CodecConfiguration(.zstd, level: 1), windowSize: window, blockSize: 64 << 10)
         let encoder = try LinkEncoder(configuration: configuration, store: senderStore, retentionLimit: 64 << 20)
         let decoder = try LinkDecoder(store: receiverStore)
+        // One link: what the encoder sends, the receiver's store holds.
+        encoder.setPeer(PeerKnowledge(capacity: 1 << 16))
         return (encoder, decoder, senderStore, receiverStore)
     }
 

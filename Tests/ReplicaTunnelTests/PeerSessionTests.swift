@@ -13,7 +13,7 @@ import Testing
             keepaliveTimeout: .seconds(3))
         let session = try PeerSession(
             role: role, configuration: configuration, store: MemoryChunkStore(capacity: 1 << 20), peerName: "test",
-            logger: { _ in })
+            offload: nil, logger: { _ in })
         let channel = EmbeddedChannel(handler: session)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, session)

@@ -172,13 +172,16 @@ import Testing
         #expect(request == [missing])
         // The same chunk is asked for once.
         #expect(machine.hold(.data(1, data, .deliver), missing: [missing], at: start).request.isEmpty)
+        // The cap is the link budget (128 KiB) plus 4 MiB.
         #expect(machine.hold(.data(1, data, .deliver), at: start).0 == .proceed)
+        #expect(machine.hold(.data(1, data, .deliver), at: start).0 == .proceed)
+        #expect(machine.hold(.frame(.halfClose(stream: 1)), at: start).0 == .proceed)
         #expect(violation(machine.hold(.data(1, data, .deliver), at: start).0) != nil)
         #expect(machine.overdueChunk(at: start + .seconds(1)) == nil)
         #expect(machine.overdueChunk(at: start + .seconds(3)) == .chunkReplyOverdue(missing, milliseconds: 3000))
         #expect(violation(machine.receiveChunkReply(Fingerprint(high: 9, low: 9), supplied: true)) != nil)
         #expect(machine.receiveChunkReply(missing, supplied: true) == .proceed)
-        #expect(machine.releaseHeld()?.count == 3)
+        #expect(machine.releaseHeld()?.count == 5)
         #expect(machine.blockedBytes == 0)
     }
 

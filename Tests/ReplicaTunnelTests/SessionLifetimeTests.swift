@@ -14,7 +14,7 @@ import Testing
             let configuration = try TunnelConfiguration(streamWindow: 64 << 10, linkBudget: 1 << 20)
             let session = try PeerSession(
                 role: .server(TunnelAllowList()), configuration: configuration,
-                store: MemoryChunkStore(capacity: 1 << 20), peerName: "test", logger: { _ in })
+                store: MemoryChunkStore(capacity: 1 << 20), peerName: "test", offload: nil, logger: { _ in })
             weakSession = session
             let channel = EmbeddedChannel(handler: session)
             weakChannel = channel
@@ -28,6 +28,38 @@ import Testing
         #expect(weakSession == nil)
     }
 
+    func knowing(_ chunks: [([UInt8], Fingerprint)]) -> PeerKnowledge {
+        let knowledge = PeerKnowledge(capacity: 1024)
+        for (_, fingerprint) in chunks { knowledge.insert(fingerprint) }
+        return knowledge
+    }
+
+    @Test func onlyChunksThePeerIsKnownToHoldAreReferenced() throws {
+        let store = WipeableStore()
+        let (a, b) = (chunk(6), chunk(7))
+        for (bytes, fingerprint) in [a, b] { bytes.withUnsafeBytes { store.put($0, as: fingerprint) } }
+        let recorder = ReferenceRecorder(store: store, retentionLimit: 1 << 20)
+        // The store holds both, but nothing is known of the peer yet.
+        #expect(!recorder.contains(a.1))
+        let knowledge = knowing([a])
+        recorder.setPeer(knowledge)
+        #expect(recorder.contains(a.1))
+        #expect(!recorder.contains(b.1))
+        #expect(try recorder.get(b.1) == nil)
+        // A chunk sent as a literal on the link is held by the peer from then on.
+        try b.0.withUnsafeBytes { try recorder.put($0, as: b.1) }
+        #expect(recorder.contains(b.1))
+        #expect(knowledge.count == 2)
+    }
+
+    @Test func knowledgeIsBounded() {
+        let knowledge = PeerKnowledge(capacity: 1024)
+        for index in 0..<5000 { knowledge.insert(Fingerprint(high: UInt64(index), low: 1)) }
+        #expect(knowledge.count == 1024)
+        #expect(!knowledge.contains(Fingerprint(high: 0, low: 1)))
+        #expect(knowledge.contains(Fingerprint(high: 4999, low: 1)))
+    }
+
     func chunk(_ seed: UInt64) -> ([UInt8], Fingerprint) {
         let bytes = Payload.random(1000, seed: seed)
         return (bytes, Fingerprinter().fingerprint(bytes))
@@ -38,6 +70,7 @@ import Testing
         let (a, b, c) = (chunk(1), chunk(2), chunk(3))
         for (bytes, fingerprint) in [a, b, c] { bytes.withUnsafeBytes { store.put($0, as: fingerprint) } }
         let recorder = ReferenceRecorder(store: store, retentionLimit: 3000)
+        recorder.setPeer(knowing([a, b, c]))
         #expect(recorder.contains(a.1))
         #expect(recorder.contains(b.1))
         // A prefix read of a chunk already retained must not count its bytes again, nor queue it twice.
@@ -55,6 +88,7 @@ import Testing
         let (a, b) = (chunk(4), chunk(5))
         for (bytes, fingerprint) in [a, b] { bytes.withUnsafeBytes { store.put($0, as: fingerprint) } }
         let recorder = ReferenceRecorder(store: store, retentionLimit: 1 << 20)
+        recorder.setPeer(knowing([a]))
         #expect(recorder.contains(a.1))
         #expect(recorder.contains(a.1))
         #expect(recorder.answer(a.1) == a.0)

@@ -48,7 +48,10 @@ struct StreamReport {
     }
 
     private var codecName: String {
-        header.codec == .none ? "none" : "\(header.codec) level \(header.codecLevel)"
+        header.codec == .none
+            ? "none"
+            : "\(header.codec) level \(header.codecLevel)"
+                + (header.zstdWindowLog.map { ", long-distance window 2^\($0) bytes" } ?? "")
     }
 
     /// The human-readable form: the name, then one aligned `field  value` line each.
@@ -77,6 +80,7 @@ struct StreamReport {
                     "chunks",
                     "\(s.chunks): \(s.literalChunks) literal, \(s.windowReferences) window references, "
                         + "\(s.storeReferences) store references"
+                        + (s.storeRuns > 0 ? " (\(s.storeRuns) runs)" : "")
                 ),
                 (
                     "deduplicated",
@@ -104,6 +108,7 @@ struct StreamReport {
             ("seededChunker", "\(header.flags.contains(.seededChunker))"),
             ("codec", jsonString(header.codec.description)),
             ("codecLevel", "\(header.codecLevel)"),
+            ("zstdWindowLog", header.zstdWindowLog.map { "\($0)" } ?? "null"),
             ("fingerprint", jsonString(fingerprintName)),
             ("blockSize", "\(header.blockSize)"),
             ("windowSize", "\(header.windowSize)"),
@@ -118,6 +123,7 @@ struct StreamReport {
             ("windowReferenceBytes", "\(s.windowReferenceBytes)"),
             ("storeReferences", "\(s.storeReferences)"),
             ("storeReferenceBytes", "\(s.storeReferenceBytes)"),
+            ("storeRuns", "\(s.storeRuns)"),
             ("deduplicatedChunkFraction", "\(s.deduplicatedChunkFraction)"),
             ("deduplicatedByteFraction", "\(s.deduplicatedByteFraction)"),
             ("blocks", "\(s.blocks)"),

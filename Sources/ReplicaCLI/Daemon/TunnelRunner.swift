@@ -16,7 +16,7 @@ enum TunnelRunner {
         start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
     ) throws {
         if let cap = daemon.memoryCap { runtime.logger.info("memory cap", metadata: ["bytes": "\(cap)"]) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)  // links spread over the loops
         let outcome = Mutex<(any Error)?>(nil)
         let finished = DispatchSemaphore(value: 0)
         Task {

@@ -25,7 +25,9 @@ final class BlockCompressor {
 
     init(_ configuration: CodecConfiguration) throws {
         self.configuration = configuration
-        zstdStream = configuration.kind == .zstd ? try ZstdCompressor(level: configuration.level) : nil
+        zstdStream =
+            configuration.kind == .zstd
+            ? try ZstdCompressor(level: configuration.level, longDistanceWindowLog: configuration.longWindowLog) : nil
         lz4 = configuration.kind == .lz4 ? LZ4Compressor(level: configuration.level) : nil
     }
 
@@ -87,8 +89,13 @@ final class BlockCompressor {
 final class BlockDecompressor {
     private var zstdStream: ZstdDecompressor?
     private var zstdOneShot: ZstdDecompressor?
+    /// The largest window the continuous zstd stream may use (`ZSTD_d_windowLogMax`).
+    private let zstdWindowLog: Int
 
-    init() {}
+    /// Creates a decompressor whose continuous zstd stream accepts windows up to `1 << zstdWindowLog` bytes.
+    init(zstdWindowLog: Int = ZstdDecompressor.windowLogMax) {
+        self.zstdWindowLog = zstdWindowLog
+    }
 
     /// Decodes `stored` into a new array of exactly `rawLength` bytes.
     ///
@@ -99,7 +106,7 @@ final class BlockDecompressor {
     ) throws -> [UInt8] {
         if encoding == .raw {
             guard stored.count == rawLength else {
-                throw CodecError(call: "store", message: "raw body of \(stored.count) bytes, expected \(rawLength)")
+                throw CodecError(.lengthMismatch, call: "store", message: "raw body of \(stored.count) bytes, expected \(rawLength)")
             }
             return [UInt8](stored)
         }
@@ -112,7 +119,7 @@ final class BlockDecompressor {
                 case .lz4:
                     written = try LZ4Decompressor.decompress(stored, into: target)
                 case .zstd:
-                    if zstdStream == nil { zstdStream = try ZstdDecompressor() }
+                    if zstdStream == nil { zstdStream = try ZstdDecompressor(windowLogMax: zstdWindowLog) }
                     try zstdStream.unsafelyUnwrapped.decompressFlushed(stored, into: target)
                     written = rawLength
                 case .zstdWithStorePrefix, .raw:
@@ -127,7 +134,7 @@ final class BlockDecompressor {
         }
         if let failure { throw failure }
         guard written == rawLength else {
-            throw CodecError(call: "\(encoding)", message: "body decoded to \(written) bytes, expected \(rawLength)")
+            throw CodecError(.lengthMismatch, call: "\(encoding)", message: "body decoded to \(written) bytes, expected \(rawLength)")
         }
         return output
     }

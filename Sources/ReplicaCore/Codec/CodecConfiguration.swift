@@ -31,11 +31,31 @@ public struct CodecConfiguration: Hashable, Sendable, CustomStringConvertible {
     /// `LZ4_compress_fast` with acceleration 1 and higher levels use LZ4 HC at that level (up to 12).
     /// Ignored for ``CodecKind/none``.
     public let level: Int
+    /// For zstd, the window log of long-distance matching (`ZSTD_c_enableLongDistanceMatching` with
+    /// `ZSTD_c_windowLog`, as `zstd --long=N`), or `nil` for zstd's own window at the level (about 2 MiB at
+    /// level 3, no long-distance matching). Always `nil` for the other codecs.
+    ///
+    /// The literal stream then finds matches up to `1 << longWindowLog` bytes back, such as an edited copy of
+    /// a file 50 MB earlier. The decoder keeps that much history (it is part of the memory the stream
+    /// declares; see `docs/FORMAT.md`), so a window log above 27 may need a larger decoder memory limit.
+    public let longWindowLog: Int?
+
+    /// The default long-distance window log for zstd: 27 (128 MiB), as `zstd --long`.
+    public static let defaultLongWindowLog = 27
+    /// The long-distance window logs accepted: 10 (1 KiB) to 30 (1 GiB).
+    public static let longWindowLogRange = 10...30
 
     /// Creates a checked codec configuration.
     ///
-    /// - Throws: ``ConfigurationError`` when the level is out of the codec's range.
-    public init(_ kind: CodecKind, level: Int? = nil) throws(ConfigurationError) {
+    /// - Parameters:
+    ///   - kind: the codec.
+    ///   - level: the level; `nil` for the codec's default (zstd 3, lz4 1).
+    ///   - longWindowLog: for zstd, the long-distance window log, by default ``defaultLongWindowLog``; `nil`
+    ///     turns long-distance matching off. Ignored for the other codecs.
+    /// - Throws: ``ConfigurationError`` when the level or the window log is out of range.
+    public init(
+        _ kind: CodecKind, level: Int? = nil, longWindowLog: Int? = CodecConfiguration.defaultLongWindowLog
+    ) throws(ConfigurationError) {
         let resolved: Int
         switch kind {
         case .none:
@@ -54,19 +74,26 @@ public struct CodecConfiguration: Hashable, Sendable, CustomStringConvertible {
                     message: "zstd levels are \(range.lowerBound)...\(range.upperBound), got \(resolved)")
             }
         }
+        if kind == .zstd, let longWindowLog, !Self.longWindowLogRange.contains(longWindowLog) {
+            throw ConfigurationError(
+                setting: "longWindowLog",
+                message: "zstd long-distance window logs are \(Self.longWindowLogRange), got \(longWindowLog)")
+        }
         self.kind = kind
         self.level = resolved
+        self.longWindowLog = kind == .zstd ? longWindowLog : nil
     }
 
-    /// zstd at level 3: Replica's default.
-    public static let `default` = CodecConfiguration(checked: .zstd, level: 3)
+    /// zstd at level 3 with long-distance matching over 128 MiB: Replica's default.
+    public static let `default` = CodecConfiguration(checked: .zstd, level: 3, longWindowLog: defaultLongWindowLog)
 
     /// For constants that the tests show to be valid.
-    private init(checked kind: CodecKind, level: Int) {
+    private init(checked kind: CodecKind, level: Int, longWindowLog: Int?) {
         self.kind = kind
         self.level = level
+        self.longWindowLog = longWindowLog
     }
 
-    /// For example "zstd level 3".
+    /// For example "zstd level 3" (long-distance matching is not named).
     public var description: String { kind == .none ? "none" : "\(kind) level \(level)" }
 }

@@ -1,10 +1,16 @@
 internal import CZstd
 
+/// The ``CodecError`` for a libzstd error result of `call`, with the library's error name as its cause.
+private func zstdError(_ call: String, _ result: Int) -> CodecError {
+    let name = String(cString: ZSTD_getErrorName(result))
+    return CodecError(.libraryError, call: call, message: name, cause: LibraryError(library: "libzstd", name: name))
+}
+
 /// Checks a `size_t` result of libzstd and turns an error code into a ``CodecError`` naming the call.
 @inline(__always)
 private func zstdChecked(_ result: Int, _ call: String) throws(CodecError) -> Int {
     if ZSTD_isError(result) != 0 {
-        throw CodecError(call: call, message: String(cString: ZSTD_getErrorName(result)))
+        throw zstdError(call, result)
     }
     return result
 }
@@ -20,13 +26,15 @@ package final class ZstdCompressor {
     /// The levels the linked libzstd accepts: `ZSTD_minCLevel()` to 19 (levels 20 to 22 need `--ultra` memory).
     package static var levelRange: ClosedRange<Int> { Int(ZSTD_minCLevel())...19 }
 
-    /// Creates a context at `level`, optionally with long-distance matching at `windowLog`.
+    /// Creates a context at `level`, optionally with long-distance matching at `windowLog` and with `workers`
+    /// threads (`ZSTD_c_nbWorkers`, as `zstd -T`; 0 compresses on the calling thread).
     ///
     /// Wraps `ZSTD_createCCtx` and `ZSTD_CCtx_setParameter`.
-    /// - Throws: ``CodecError`` when libzstd refuses a parameter or cannot allocate.
-    package init(level: Int, longDistanceWindowLog: Int? = nil) throws(CodecError) {
+    /// - Throws: ``CodecError`` when libzstd refuses a parameter (workers need a multithreaded libzstd) or cannot
+    ///   allocate.
+    package init(level: Int, longDistanceWindowLog: Int? = nil, workers: Int = 0) throws(CodecError) {
         guard let context = ZSTD_createCCtx() else {
-            throw CodecError(call: "ZSTD_createCCtx", message: "out of memory")
+            throw CodecError(.outOfMemory, call: "ZSTD_createCCtx", message: "out of memory")
         }
         self.context = context
         self.level = level
@@ -40,6 +48,11 @@ package final class ZstdCompressor {
             _ = try zstdChecked(
                 ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, Int32(clamping: windowLog)),
                 "ZSTD_CCtx_setParameter(windowLog)")
+        }
+        if workers > 0 {
+            _ = try zstdChecked(
+                ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(clamping: workers)),
+                "ZSTD_CCtx_setParameter(nbWorkers)")
         }
     }
 
@@ -67,7 +80,7 @@ package final class ZstdCompressor {
                 var output = ZSTD_outBuffer(dst: buffer.baseAddress.map { $0 + start }, size: chunk, pos: 0)
                 let result = ZSTD_compressStream2(context, &output, &input, ZSTD_e_flush)
                 if ZSTD_isError(result) != 0 {
-                    failure = CodecError(call: "ZSTD_compressStream2", message: String(cString: ZSTD_getErrorName(result)))
+                    failure = zstdError("ZSTD_compressStream2", result)
                 }
                 remaining = result
                 produced = output.pos
@@ -112,7 +125,7 @@ package final class ZstdDecompressor {
     /// - Throws: ``CodecError`` when libzstd cannot allocate.
     package init(windowLogMax: Int = ZstdDecompressor.windowLogMax) throws(CodecError) {
         guard let context = ZSTD_createDCtx() else {
-            throw CodecError(call: "ZSTD_createDCtx", message: "out of memory")
+            throw CodecError(.outOfMemory, call: "ZSTD_createDCtx", message: "out of memory")
         }
         self.context = context
         _ = try zstdChecked(
@@ -135,14 +148,27 @@ package final class ZstdDecompressor {
             let before = (input.pos, output.pos)
             let result = ZSTD_decompressStream(context, &output, &input)
             if ZSTD_isError(result) != 0 {
-                throw CodecError(call: "ZSTD_decompressStream", message: String(cString: ZSTD_getErrorName(result)))
+                throw zstdError("ZSTD_decompressStream", result)
             }
             if (input.pos, output.pos) == before { break }
         }
         guard input.pos == input.size, output.pos == output.size else {
             throw CodecError(
-                call: "ZSTD_decompressStream",
+                .lengthMismatch, call: "ZSTD_decompressStream",
                 message: "block decoded to \(output.pos) of \(output.size) bytes using \(input.pos) of \(input.size)")
+        }
+        // The output is full and the input used up, but zstd may still hold decoded bytes of this block: a
+        // block must decode to exactly its length, so one more byte of output is an error.
+        var extra: UInt8 = 0
+        let produced = withUnsafeMutableBytes(of: &extra) { probe in
+            var empty = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+            var spill = ZSTD_outBuffer(dst: probe.baseAddress, size: 1, pos: 0)
+            let result = ZSTD_decompressStream(context, &spill, &empty)
+            return ZSTD_isError(result) != 0 ? 1 : spill.pos
+        }
+        guard produced == 0 else {
+            throw CodecError(
+                .lengthMismatch, call: "ZSTD_decompressStream", message: "block decodes to more than its \(output.size) bytes")
         }
     }
 

@@ -3,7 +3,9 @@ public struct StreamHeader: Hashable, Sendable {
     /// `"RPLC"`: the first four bytes of every stream.
     public static let magic: [UInt8] = [0x52, 0x50, 0x4C, 0x43]
     /// The format version this library writes and the newest it reads.
-    public static let currentVersion: UInt8 = 1
+    public static let currentVersion: UInt8 = 2
+    /// The format versions this library reads: 1 (no store runs, zstd history of at most 16 MiB) and 2.
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
     /// The encoded size of a header.
     public static let size = 64
 
@@ -41,6 +43,9 @@ public struct StreamHeader: Hashable, Sendable {
     public var codec: CodecKind
     /// The codec level.
     public var codecLevel: Int
+    /// For zstd with long-distance matching, the encoder's window log (byte 27, version 2); `nil` otherwise.
+    /// The decoder accepts zstd windows up to `1 << max(24, zstdWindowLog)` bytes and counts that memory.
+    public var zstdWindowLog: Int?
     /// How chunk fingerprints were computed.
     public var fingerprintKind: Fingerprinter.Kind
     /// The target literal bytes per block; with the maximum chunk size it bounds a block.
@@ -73,7 +78,7 @@ public struct StreamHeader: Hashable, Sendable {
         bytes.append(codec.rawValue)
         bytes.append(UInt8(bitPattern: Int8(clamping: codecLevel)))
         bytes.append(fingerprintKind.rawValue)
-        bytes.append(0)
+        bytes.append(UInt8(zstdWindowLog ?? 0))
         bytes.appendLittleEndian(UInt32(blockSize))
         bytes.appendLittleEndian(UInt64(windowSize))
         bytes += storeID.bytes
@@ -94,10 +99,11 @@ public struct StreamHeader: Hashable, Sendable {
         guard let version: UInt8 = reader.readLittleEndian() else {
             throw FormatError(.truncated, at: 4, "the stream ends inside its header")
         }
-        guard version == currentVersion else {
+        guard readableVersions.contains(version) else {
             throw FormatError(
                 .unsupportedVersion, at: 4,
-                "format version \(version); this build reads version \(currentVersion)")
+                "format version \(version); this build reads versions \(readableVersions.lowerBound) to "
+                    + "\(readableVersions.upperBound)")
         }
         guard bytes.count >= size else {
             throw FormatError(.truncated, at: UInt64(bytes.count), "the stream ends inside its 64-byte header")
@@ -126,7 +132,7 @@ public struct StreamHeader: Hashable, Sendable {
         let codecCode: UInt8 = reader.readLittleEndian() ?? 0
         let level = Int(Int8(bitPattern: reader.readLittleEndian() ?? 0))
         let fingerprintCode: UInt8 = reader.readLittleEndian() ?? 0
-        _ = reader.readLittleEndian(as: UInt8.self)
+        let windowLogCode: UInt8 = reader.readLittleEndian() ?? 0
         let blockSize = Int(reader.readLittleEndian(as: UInt32.self) ?? 0)
         let window = reader.readLittleEndian(as: UInt64.self) ?? 0
         let store = StoreID(bytes: Array(reader.readBytes(16) ?? UnsafeRawBufferPointer(start: nil, count: 0)))
@@ -150,6 +156,13 @@ public struct StreamHeader: Hashable, Sendable {
             throw FormatError(
                 .corrupt, at: 12, "chunk sizes min \(minimum) avg \(average) max \(maximum) are inconsistent")
         }
+        let zstdWindowLog = windowLogCode == 0 ? nil : Int(windowLogCode)
+        if let zstdWindowLog {
+            guard version >= 2, codec == .zstd, CodecConfiguration.longWindowLogRange.contains(zstdWindowLog) else {
+                throw FormatError(
+                    .corrupt, at: 27, "zstd window log \(zstdWindowLog) in a version \(version) \(codec) stream")
+            }
+        }
         guard EncoderConfiguration.blockSizeRange.contains(blockSize) else {
             throw FormatError(.corrupt, at: 28, "block size \(blockSize) is outside the range encoders write")
         }
@@ -159,7 +172,7 @@ public struct StreamHeader: Hashable, Sendable {
         return StreamHeader(
             version: version, flags: flags, chunkerVariant: variant, normalization: Int(normalization),
             minimumChunkSize: minimum, averageChunkSize: average, maximumChunkSize: maximum, codec: codec,
-            codecLevel: level, fingerprintKind: fingerprintKind, blockSize: blockSize, windowSize: Int(window),
+            codecLevel: level, zstdWindowLog: zstdWindowLog, fingerprintKind: fingerprintKind, blockSize: blockSize, windowSize: Int(window),
             storeID: store ?? .none, keyCheck: keyCheck)
     }
 }

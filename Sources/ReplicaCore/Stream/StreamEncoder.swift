@@ -3,7 +3,7 @@ internal import CXXHash
 /// Encodes a byte stream into Replica's format: content-defined chunks, repeated chunks as references, new
 /// chunks batched into compressed, checksummed blocks.
 ///
-/// Push-style: give it input in pieces of any size with ``encode(_:into:)``; it appends encoded bytes to the
+/// Push-style: give it input in pieces of any size with ``encode(_:into:)-(UnsafeRawBufferPointer,_)``; it appends encoded bytes to the
 /// buffer you pass as soon as a block is complete. ``flush(into:)`` forces out what is pending (for interactive
 /// links), and ``finish(into:)`` writes the last block and the trailer. Memory is bounded by the block size,
 /// the maximum chunk size and the window's fingerprint index, never by the input's length.
@@ -39,9 +39,12 @@ public final class StreamEncoder {
     private let usesStorePrefix: Bool
     /// Where the current position probably is in the sequence of chunks the store remembers.
     private var oldStreamCursor: Fingerprint?
-    /// The last referenced chunk, whose successor becomes the cursor if a new chunk follows it. Looked up only
-    /// then: for a disk store a successor costs a read, and most references are followed by more references.
+    /// The last referenced chunk, whose successor becomes the cursor if a new chunk follows it.
     private var lastReference: Fingerprint?
+    /// The store references not yet written: consecutive chunks in the store's order, sent as one run.
+    private var run = StoreRun()
+    /// The last successor looked up (a disk store pays a read for each).
+    private var successorCache: (of: Fingerprint, is: Fingerprint?)?
 
     /// Creates an encoder.
     ///
@@ -68,7 +71,8 @@ public final class StreamEncoder {
             flags: flags, chunkerVariant: chunker.variant, normalization: chunker.normalization,
             minimumChunkSize: chunker.minimumSize, averageChunkSize: chunker.averageSize,
             maximumChunkSize: chunker.maximumSize, codec: configuration.codec.kind,
-            codecLevel: configuration.codec.level, fingerprintKind: fingerprinter.kind,
+            codecLevel: configuration.codec.level, zstdWindowLog: configuration.codec.longWindowLog,
+            fingerprintKind: fingerprinter.kind,
             blockSize: configuration.blockSize, windowSize: configuration.windowSize,
             storeID: store?.storeID ?? .none, keyCheck: fingerprinter.keyCheck)
     }
@@ -82,6 +86,22 @@ public final class StreamEncoder {
         writeHeaderIfNeeded(&output)
         statistics.contentBytes &+= UInt64(bytes.count)
         try chunker.append(bytes) { chunk in try self.add(chunk, output: &output) }
+    }
+
+    /// Encodes one chunk that the caller cut and fingerprinted, in input order: the seam for a pipeline that
+    /// chunks and fingerprints on another thread. The output is the same as ``encode(_:into:)`` gives for the
+    /// same input, provided the chunks come from a ``Chunker`` with this encoder's chunker configuration and
+    /// the fingerprints from its fingerprinter. Do not mix the two calls in one stream.
+    ///
+    /// - Throws: ``CodecError`` from the compressor, ``ChunkStoreError`` from the store.
+    /// - Precondition: ``finish(into:)`` has not been called and ``encode(_:into:)`` left no bytes buffered.
+    package func encode(
+        chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, into output: inout [UInt8]
+    ) throws {
+        precondition(!finished && chunker.bufferedCount == 0, "encode(chunk:) after finish or mixed with encode(_:)")
+        writeHeaderIfNeeded(&output)
+        statistics.contentBytes &+= UInt64(chunk.count)
+        try add(chunk, fingerprint: fingerprint, output: &output)
     }
 
     /// Encodes the bytes of an array. See ``encode(_:into:)-(UnsafeRawBufferPointer,_)``.
@@ -120,22 +140,34 @@ public final class StreamEncoder {
 
     /// Decides how one chunk travels: as a window reference, a store reference or a literal.
     private func add(_ chunk: UnsafeRawBufferPointer, output: inout [UInt8]) throws {
-        let fingerprint = fingerprinter.fingerprint(chunk)
+        try add(chunk, fingerprint: fingerprinter.fingerprint(chunk), output: &output)
+    }
+
+    private func add(_ chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, output: inout [UInt8]) throws {
         let length = UInt64(chunk.count)
         statistics.chunks &+= 1
         if let distance = window.distance(to: fingerprint) {
+            writeRun()
             followOldStream(from: fingerprint)
             block.appendOperation(.windowReference, distance)
             statistics.windowReferences &+= 1
             statistics.windowReferenceBytes &+= length
         } else if let store, store.contains(fingerprint) {
             followOldStream(from: fingerprint)
-            block.appendOperation(.storeReference, 0)
-            block.operations.appendCanonical(fingerprint)
+            if configuration.storeRuns && run.count > 0 && run.next == fingerprint
+                && run.count < BlockFormat.maximumRunChunks
+            {
+                run.extend(with: fingerprint)
+            } else {
+                writeRun()
+                run.start(with: fingerprint)
+            }
+            run.next = configuration.storeRuns ? storedSuccessor(of: fingerprint) : nil
             window.append(fingerprint, length: chunk.count)
             statistics.storeReferences &+= 1
             statistics.storeReferenceBytes &+= length
         } else {
+            writeRun()
             notePrefixCandidatesForLiteral()
             block.appendOperation(.literal, length)
             block.body.append(contentsOf: chunk)
@@ -153,6 +185,31 @@ public final class StreamEncoder {
         }
     }
 
+    /// Writes the pending store references: one store reference, or a store run for two or more.
+    private func writeRun() {
+        switch run.count {
+        case 0:
+            return
+        case 1:
+            block.appendOperation(.storeReference, 0)
+            block.operations.appendCanonical(run.first)
+        default:
+            block.appendOperation(.storeRun, UInt64(run.count))
+            block.operations.appendCanonical(run.first)
+            block.operations.appendLittleEndian(run.check)
+            statistics.storeRuns &+= 1
+        }
+        run.reset()
+    }
+
+    /// The chunk the store received after `fingerprint`, remembering the last answer.
+    private func storedSuccessor(of fingerprint: Fingerprint) -> Fingerprint? {
+        if let cached = successorCache, cached.of == fingerprint { return cached.is }
+        let next = store?.successor(of: fingerprint)
+        successorCache = (fingerprint, next)
+        return next
+    }
+
     /// Notes a referenced chunk: the stored chunk after it is where an edit that follows would come from.
     private func followOldStream(from fingerprint: Fingerprint) {
         guard usesStorePrefix else { return }
@@ -164,14 +221,14 @@ public final class StreamEncoder {
     /// cursor moves past them, so a run of edited chunks walks along the stored run it replaces.
     private func notePrefixCandidatesForLiteral() {
         if let reference = lastReference {
-            oldStreamCursor = store?.successor(of: reference)
+            oldStreamCursor = storedSuccessor(of: reference)
             lastReference = nil
         }
         guard usesStorePrefix, let cursor = oldStreamCursor,
             block.prefixCandidates.count < BlockFormat.maximumPrefixChunks * 2
         else { return }
         block.prefixCandidates.append(cursor)
-        let next = store?.successor(of: cursor)
+        let next = storedSuccessor(of: cursor)
         if let next { block.prefixCandidates.append(next) }
         oldStreamCursor = next
     }
@@ -207,6 +264,7 @@ public final class StreamEncoder {
 
     /// Compresses and writes the block under construction, if it holds anything.
     private func closeBlock(into output: inout [UInt8]) throws {
+        writeRun()
         guard block.operationCount > 0 else { return }
         block.closeBody()
         let blockCheck = block.fingerprintList.withUnsafeBytes { buffer in
@@ -230,6 +288,37 @@ public final class StreamEncoder {
         if encoding == .raw && configuration.codec.kind != .none { statistics.rawBlocks &+= 1 }
         if encoding == .zstdWithStorePrefix { statistics.prefixedBlocks &+= 1 }
         block.reset()
+    }
+}
+
+/// Store references to chunks that follow one another in the store's order (``ChunkReading/successor(of:)``),
+/// gathered to be written as one operation: the first fingerprint, the count, and a check of the whole run.
+struct StoreRun {
+    var first = Fingerprint(high: 0, low: 0)
+    var count = 0
+    /// The canonical fingerprints of the run's chunks: the run check hashes this list.
+    var fingerprints: [UInt8] = []
+    /// The stored successor of the run's last chunk: the chunk that would extend it.
+    var next: Fingerprint?
+
+    /// XXH3-64 of the run's canonical fingerprints.
+    var check: UInt64 { fingerprints.withUnsafeBytes { XXHash.hash64($0) } }
+
+    mutating func start(with fingerprint: Fingerprint) {
+        first = fingerprint
+        count = 1
+        fingerprints.appendCanonical(fingerprint)
+    }
+
+    mutating func extend(with fingerprint: Fingerprint) {
+        count += 1
+        fingerprints.appendCanonical(fingerprint)
+    }
+
+    mutating func reset() {
+        count = 0
+        next = nil
+        fingerprints.removeAll(keepingCapacity: true)
     }
 }
 

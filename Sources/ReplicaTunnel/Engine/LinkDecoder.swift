@@ -29,6 +29,9 @@ public final class LinkDecoder {
     /// The decoder's counters so far.
     public var statistics: StreamStatistics { decoder.statistics }
 
+    /// Names the peer's knowledge: every chunk the peer sends as a literal (or supplies) is recorded as held by it.
+    func setPeer(_ knowledge: PeerKnowledge) { pinned.setPeer(knowledge) }
+
     /// Pins the referenced chunks the store holds and returns those it lacks (each once).
     public func missingReferences(_ data: TunnelData) -> [Fingerprint] {
         pinned.pin(data.references)
@@ -92,11 +95,20 @@ public final class LinkDecoder {
 }
 
 /// The store a tunnel decoder sees: chunks pinned for the payload being decoded, in front of the real store.
+///
+/// Its order (``successor(of:)``) is first the sender's: the payload's reference list names the chunks in the
+/// order the sender's encoder met them, so a store run resolves chunk by chunk from that list even when this
+/// side's store received the chunks in another order (from CHUNK_REQUEST replies, or after an eviction).
 final class PinnedStore: ChunkWriting {
     private let store: any ChunkWriting
     private let pins = Mutex([Fingerprint: [UInt8]]())
+    private let peer = Mutex<PeerKnowledge?>(nil)
+    /// Each referenced chunk's successor in the payload's reference list (the first one where a chunk repeats).
+    private let senderOrder = Mutex([Fingerprint: Fingerprint]())
 
     init(store: any ChunkWriting) { self.store = store }
+
+    func setPeer(_ knowledge: PeerKnowledge) { peer.withLock { $0 = knowledge } }
 
     var storeID: StoreID { store.storeID }
 
@@ -104,6 +116,11 @@ final class PinnedStore: ChunkWriting {
     ///
     /// - Complexity: O(n) in the references (each distinct one is looked up once).
     func pin(_ references: [Fingerprint]) -> [Fingerprint] {
+        senderOrder.withLock { order in
+            for (chunk, next) in zip(references, references.dropFirst()) where order[chunk] == nil {
+                order[chunk] = next
+            }
+        }
         var missing: [Fingerprint] = []
         var seen = Set<Fingerprint>(minimumCapacity: references.count)
         for fingerprint in references where seen.insert(fingerprint).inserted {
@@ -121,10 +138,18 @@ final class PinnedStore: ChunkWriting {
         guard !bytes.isEmpty, LinkChecksum.fingerprinter.fingerprint(bytes) == fingerprint else { return false }
         pins.withLock { $0[fingerprint] = bytes }
         bytes.withUnsafeBytes { buffer in try? store.put(buffer, as: fingerprint) }
+        peer.withLock { $0 }?.insert(fingerprint)
         return true
     }
 
-    func unpinAll() { pins.withLock { $0.removeAll(keepingCapacity: true) } }
+    func unpinAll() {
+        pins.withLock { $0.removeAll(keepingCapacity: true) }
+        senderOrder.withLock { $0.removeAll(keepingCapacity: true) }
+    }
+
+    func successor(of fingerprint: Fingerprint) -> Fingerprint? {
+        senderOrder.withLock { $0[fingerprint] } ?? store.successor(of: fingerprint)
+    }
 
     func contains(_ fingerprint: Fingerprint) -> Bool {
         pins.withLock { $0[fingerprint] != nil } || store.contains(fingerprint)
@@ -135,7 +160,9 @@ final class PinnedStore: ChunkWriting {
         return try store.get(fingerprint)
     }
 
+    /// A literal chunk the peer sent: the store learns it, and the peer evidently holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
+        peer.withLock { $0 }?.insert(fingerprint)
     }
 }

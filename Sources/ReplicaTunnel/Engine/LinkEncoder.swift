@@ -32,6 +32,10 @@ public final class LinkEncoder {
     /// The encoder's counters so far.
     public var statistics: StreamStatistics { encoder.statistics }
 
+    /// Names what the peer's store is known to hold. Until this is called the encoder references nothing
+    /// outside its window: every chunk the peer lacks is sent as a literal.
+    func setPeer(_ knowledge: PeerKnowledge) { recorder.setPeer(knowledge) }
+
     /// Encodes and flushes one batch of one flow's bytes.
     ///
     /// - Returns: the DATA payload: encoded blocks, the decoded length and checksum, the store references.
@@ -67,8 +71,8 @@ enum LinkChecksum {
     static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 { fingerprinter.fingerprint(bytes).low }
 }
 
-/// The store an encoder sees: it answers "do you hold this chunk?" yes only when it can read the chunk's bytes
-/// now, keeps those bytes for a while, and records which chunks the current batch referenced (as store
+/// The store an encoder sees: it answers "do you hold this chunk?" yes only when the peer is known to hold it
+/// too (``PeerKnowledge``) and it can read the chunk's bytes now, keeps those bytes for a while, and records which chunks the current batch referenced (as store
 /// references or as a compression prefix).
 ///
 /// Retention is first in, first out by the latest reference: a chunk referenced again moves to the back of the
@@ -88,6 +92,7 @@ final class ReferenceRecorder: ChunkWriting {
         var order = CircularBuffer<(Fingerprint, UInt64)>()
         var retainedBytes = 0
         var generation: UInt64 = 0
+        var peer: PeerKnowledge?
     }
 
     private let store: any ChunkWriting
@@ -102,6 +107,13 @@ final class ReferenceRecorder: ChunkWriting {
     var storeID: StoreID { store.storeID }
 
     var retainedBytes: Int { state.withLock { $0.retainedBytes } }
+
+    func setPeer(_ knowledge: PeerKnowledge) { state.withLock { $0.peer = knowledge } }
+
+    /// Whether the peer is known to hold a chunk: only those may be referenced.
+    private func peerHolds(_ fingerprint: Fingerprint) -> Bool {
+        state.withLock { $0.peer }?.contains(fingerprint) ?? false
+    }
 
     func beginBatch() { state.withLock { $0.batch.removeAll(keepingCapacity: true) } }
 
@@ -118,6 +130,7 @@ final class ReferenceRecorder: ChunkWriting {
 
     /// Called by the encoder for each chunk outside its window: a `true` becomes a store reference.
     func contains(_ fingerprint: Fingerprint) -> Bool {
+        guard peerHolds(fingerprint) else { return false }
         if state.withLock({ $0.retained[fingerprint] == nil }) {
             guard let bytes = try? store.get(fingerprint), !bytes.isEmpty else { return false }
             retain(fingerprint, bytes)
@@ -130,6 +143,7 @@ final class ReferenceRecorder: ChunkWriting {
     /// Called by the encoder for the chunks it compresses new ones against (a store prefix): the receiver
     /// needs them as much as referenced chunks, so they are recorded and retained the same way.
     func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
+        guard peerHolds(fingerprint) else { return nil }
         if let bytes = state.withLock({ $0.retained[fingerprint]?.bytes }) {
             retain(fingerprint, nil)
             return bytes
@@ -141,8 +155,10 @@ final class ReferenceRecorder: ChunkWriting {
 
     func successor(of fingerprint: Fingerprint) -> Fingerprint? { store.successor(of: fingerprint) }
 
+    /// A new chunk, sent to the peer as a literal in this batch: from now on the peer holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
+        state.withLock { $0.peer }?.insert(fingerprint)
     }
 
     /// Records a reference in the batch and retains the chunk: new `bytes`, or (`nil`) the bytes already held,

@@ -392,10 +392,11 @@ struct PeerStateMachine {
     /// Whether frames are held behind a DATA frame with missing chunks.
     var isBlocked: Bool { !blocked.isEmpty }
 
-    /// Holds a frame while chunks are fetched; a DATA frame with `missing` chunks starts (or joins) the hold and
-    /// returns the fingerprints to ask for (those not already asked for). Past the byte cap the link closes.
+    /// Holds a frame while the DATA before it is decoded or its chunks are fetched; a DATA frame with `missing`
+    /// chunks goes `first` (it was taken from the head) and returns the fingerprints to ask for (those not already
+    /// asked for). Past the byte cap (the link budget plus ``TunnelLimits/maximumMissQueueBytes``) the link closes.
     mutating func hold(
-        _ frame: HeldFrame, missing: [Fingerprint] = [], at now: NIODeadline
+        _ frame: HeldFrame, missing: [Fingerprint] = [], first: Bool = false, at now: NIODeadline
     ) -> (Result, request: [Fingerprint]) {
         let size: Int
         if case .data(_, let data, _) = frame {
@@ -404,10 +405,11 @@ struct PeerStateMachine {
             size = 64
         }
         blockedBytes += size
-        guard blockedBytes <= limits.maximumMissQueueBytes else {
-            return (.closeLink(.missQueueFull(bytes: blockedBytes, limit: limits.maximumMissQueueBytes)), [])
-        }
-        blocked.append(frame)
+        // A peer within its credit has at most the link budget in flight; encoded bytes beyond that by more
+        // than the limit are a lie about lengths.
+        let cap = configuration.linkBudget + limits.maximumMissQueueBytes
+        guard blockedBytes <= cap else { return (.closeLink(.missQueueFull(bytes: blockedBytes, limit: cap)), []) }
+        if first { blocked.prepend(frame) } else { blocked.append(frame) }
         let deadline = now + limits.chunkReplyTimeout
         var request: [Fingerprint] = []
         for fingerprint in missing where awaiting[fingerprint] == nil {
@@ -425,7 +427,7 @@ struct PeerStateMachine {
         return supplied ? .proceed : .closeLink(.chunkNotSupplied(fingerprint, mismatched: false))
     }
 
-    /// When nothing is awaited any more, hands over the held frames to replay (in order).
+    /// When nothing is awaited, hands over the held frames to replay (in order).
     mutating func releaseHeld() -> CircularBuffer<HeldFrame>? {
         guard awaiting.isEmpty, !blocked.isEmpty else { return nil }
         let frames = blocked

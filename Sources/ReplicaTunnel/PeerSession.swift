@@ -398,17 +398,18 @@ final class PeerSession: ChannelInboundHandler {
             }
             let data: TunnelData
             let length = merged.readableBytes
-            if stream.incompressibleStreak >= Self.plainAfter, stream.plainBatches < Self.probeEvery {
-                // The flow looks like TLS or media: carry it past the engine, probing again now and then.
-                data = .plain(merged)
+            // A flow that looks like TLS or media skips compression, probing again now and then; it is still
+            // chunked and fingerprinted, so what repeats (a second download of the same file) is referenced.
+            let uncompressed = stream.incompressibleStreak >= Self.plainAfter && stream.plainBatches < Self.probeEvery
+            do {
+                data = try encoder.encode(merged, flow: stream.id, compress: !uncompressed)
+            } catch {
+                fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
+                return
+            }
+            if uncompressed {
                 stream.plainBatches += 1
             } else {
-                do {
-                    data = try encoder.encode(merged)
-                } catch {
-                    fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
-                    return
-                }
                 let gained = data.encoded.readableBytes < length - length / 32
                 stream.incompressibleStreak = data.references.isEmpty && !gained ? stream.incompressibleStreak + 1 : 0
                 stream.plainBatches = 0
@@ -421,7 +422,7 @@ final class PeerSession: ChannelInboundHandler {
             let encoderStatistics = encoder.statistics
             statistics.update {
                 $0.applicationBytesSent += UInt64(length)
-                if data.isPlain { $0.plainBytesSent += UInt64(length) }
+                if uncompressed { $0.plainBytesSent += UInt64(length) }
                 $0.chunks = encoderStatistics.chunks
                 $0.chunkHits = encoderStatistics.windowReferences + encoderStatistics.storeReferences
             }
@@ -619,6 +620,7 @@ final class PeerSession: ChannelInboundHandler {
     /// Forgets a stream and closes its local connection: with a TCP reset when `abort`, else gracefully.
     private func remove(_ stream: TunnelStream, abort: Bool) {
         guard streams.removeValue(forKey: stream.id) != nil else { return }
+        encoder.endFlow(stream.id)
         inFlight -= stream.outstanding
         stream.outstanding = 0
         statistics.update {

@@ -24,6 +24,10 @@ public final class StreamEncoder {
     public let header: StreamHeader
     /// The counters so far.
     public private(set) var statistics = StreamStatistics()
+    /// Whether blocks are compressed. Set it to `false` for input known to be incompressible (TLS, media,
+    /// archives): chunks are still cut, fingerprinted, stored and sent as references when they repeat, but new
+    /// chunks are stored raw without a compression attempt. Takes effect at the next block.
+    public var compressesLiterals = true
 
     private let store: (any ChunkWriting)?
     private let fingerprinter: Fingerprinter
@@ -93,14 +97,33 @@ public final class StreamEncoder {
         try bytes.withUnsafeBytes { buffer in try encode(buffer, into: &output) }
     }
 
-    /// Cuts everything pending into chunks and writes a block, so the decoder can deliver all input so far.
+    /// Writes a block holding all input so far, so the decoder can deliver it.
     ///
-    /// The forced cut is not content-defined: flush only when latency matters more than deduplication.
-    public func flush(into output: inout [UInt8]) throws {
+    /// - Parameter cutChunk: `true` (the default) cuts the pending bytes into chunks as the end of input would,
+    ///   and the chunker starts afresh: the chunks after the flush depend on where it happened. `false` keeps
+    ///   the chunker's state (``Chunker/flushPending(_:)``): the bytes of the undecided chunk travel now as a
+    ///   piece, and later chunks are cut where the content says, whatever the flush sizes. Interactive links
+    ///   that flush often (the tunnel) use `false`.
+    public func flush(into output: inout [UInt8], cutChunk: Bool = true) throws {
         precondition(!finished, "flush(into:) after finish(into:)")
         writeHeaderIfNeeded(&output)
-        try chunker.finish { chunk in try self.add(chunk, output: &output) }
+        if cutChunk {
+            try chunker.finish { chunk in try self.add(chunk, output: &output) }
+        } else {
+            try chunker.flushPending { chunk in try self.add(chunk, output: &output) }
+        }
         try closeBlock(into: &output)
+    }
+
+    /// Puts `other` in place of the chunker and returns the one it replaces, so that one encoder can serve
+    /// several interleaved inputs (the tunnel's flows) each with its own chunk boundaries.
+    ///
+    /// - Precondition: `other` was made with this encoder's chunker configuration.
+    public func exchangeChunker(_ other: Chunker) -> Chunker {
+        precondition(other.cutter.configuration == configuration.chunker, "a chunker of another configuration")
+        let previous = chunker
+        chunker = other
+        return previous
     }
 
     /// Writes the last block and the trailer. The encoder is done afterwards.
@@ -252,9 +275,12 @@ public final class StreamEncoder {
             contentCheck.update(buffer)
             return XXHash.hash64(buffer)
         }
-        var (stored, encoding) = try storePrefixedBody() ?? (nil, .raw)
-        if stored == nil, let compressed = try block.body.withUnsafeBytes({ try compressor.compress($0) }) {
-            (stored, encoding) = compressed
+        var (stored, encoding): (ArraySlice<UInt8>?, BlockFormat.Encoding) = (nil, .raw)
+        if compressesLiterals {
+            (stored, encoding) = try storePrefixedBody() ?? (nil, .raw)
+            if stored == nil, let compressed = try block.body.withUnsafeBytes({ try compressor.compress($0) }) {
+                (stored, encoding) = compressed
+            }
         }
         let payload = stored ?? block.body[...]
         let storedCheck = payload.withUnsafeBytes { XXHash.hash64($0) }

@@ -17,6 +17,11 @@ let package = Package(
     name: "Replica",
     products: [
         .library(name: "ReplicaCore", targets: ["ReplicaCore"]),
+        .library(name: "ReplicaTunnel", targets: ["ReplicaTunnel"]),
+        // The C ABI (include/replica.h, docs/C-API.md): libreplica-c.so and libreplica-c-static.a (the name
+        // `replica` is the CLI's).
+        .library(name: "replica-c", type: .dynamic, targets: ["ReplicaC"]),
+        .library(name: "replica-c-static", type: .static, targets: ["ReplicaC"]),
         .executable(name: "replica", targets: ["ReplicaCLI"]),
         .executable(name: "replica-bench", targets: ["ReplicaBench"]),
     ],
@@ -24,6 +29,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -40,12 +50,26 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        // @_cdecl functions behind Sources/ReplicaC/include/replica.h; no Swift type crosses the boundary.
+        .target(
+            name: "ReplicaC",
+            dependencies: ["ReplicaCore"],
+            exclude: ["include", "replica.pc.in"],
+            swiftSettings: upcomingFeatures
+        ),
+        // replica-bench's baseline: the plain C FastCDC loop (no special flags; `make bench` also builds the same
+        // file with cc -O3 -march=native for the bench to load).
+        .target(name: "CFastCDCBaseline"),
         .target(
             name: "ReplicaTunnel",
             dependencies: [
                 "ReplicaCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: upcomingFeatures
         ),
@@ -55,13 +79,18 @@ let package = Package(
                 "ReplicaCore",
                 "ReplicaTunnel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(
             name: "ReplicaBench",
             dependencies: [
-                "ReplicaCore",
+                "ReplicaCore", "CFastCDCBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcomingFeatures
@@ -80,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicaCoreTests",
-            dependencies: ["ReplicaCore", "ReplicaTestSupport"],
+            dependencies: ["ReplicaCore", "ReplicaTestSupport", "CFastCDCBaseline"],
             resources: [.copy("Fixtures")],
             swiftSettings: upcomingFeatures
         ),
@@ -96,6 +125,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: upcomingFeatures
         ),

@@ -67,6 +67,16 @@ struct ReplicaBenchCommand: ParsableCommand {
     @Flag(help: "Only the headline figures of the performance targets.")
     var figures = false
 
+    @Flag(help: "Only the chunking comparison: Replica's kernels beside the plain C FastCDC loop.")
+    var chunking = false
+
+    @Option(
+        name: .customLong("c-baseline"),
+        help: ArgumentHelp(
+            "The C FastCDC loop built with cc -O3 -march=native as a shared object (make bench builds it).",
+            discussion: "Without it the chunking comparison uses the same C built by SwiftPM.", valueName: "path"))
+    var cBaseline: String?
+
     @Flag(help: "Measure only the Replica engine on the corpora, not the zstd and lz4 baselines (for profiling).")
     var noBaselines = false
 
@@ -95,10 +105,22 @@ struct ReplicaBenchCommand: ParsableCommand {
                 loadAverageAtStart: loadAverage()),
             settings: .init(seed: seed, size: size, runs: policy.runs, budgetSeconds: policy.budgetSeconds, quick: quick))
         // --corpus and --input narrow the run to the corpora section; no selection at all runs everything.
-        let defaultSet = !sweep && !figures && versions.isEmpty && input.isEmpty && corpora.isEmpty
+        let defaultSet = !sweep && !figures && !chunking && versions.isEmpty && input.isEmpty && corpora.isEmpty
         var recorder = Recorder(report: report)
 
-        if !sweep && !figures && versions.isEmpty {
+        if chunking || defaultSet {
+            progress("chunking beside the C loop")
+            let native = try cBaseline.map { try ChunkingFigures.NativeLoop(path: $0) }
+            let random = CorpusKind.random.generate(seed: seed, size: size)
+            let figures = ChunkingFigures(
+                corpus: "random", data: random, runs: max(policy.runs, 3), native: native)
+            do {
+                recorder.report.chunking = try figures.run()
+            } catch let mismatch as RoundTripMismatch {
+                recorder.report.failures.append(mismatch.description)
+            }
+        }
+        if !sweep && !figures && !chunking && versions.isEmpty {
             for (name, data) in try inputs(size: size) {
                 try measureCorpus(name: name, data: data, policy: policy, into: &recorder)
             }

@@ -70,6 +70,8 @@ struct Report: Codable {
     var rows: [ResultRow] = []
     /// The WAN scenario's steps.
     var wire: [WireRow] = []
+    /// Replica's chunker beside the plain C FastCDC loop.
+    var chunking: [ChunkingRow] = []
     /// Round trips that did not give back the input, named; empty when all passed.
     var failures: [String] = []
     /// The process's peak RSS at the end of the run.
@@ -129,6 +131,16 @@ struct Report: Codable {
                     Self.rate(row.fingerprinting), Self.rate(row.encode), Self.rate(row.decode)]
             }
             text += Self.render(header: header, cells: cells, leftColumns: 2)
+        }
+        if !chunking.isEmpty {
+            text += "\n== chunking (MB/s of thread CPU time, rounds interleaved; ratio = median / C loop median) ==\n"
+            let cells = chunking.map { row in
+                [row.corpus, row.variant, row.engine, String(row.chunks), Self.rate(row.throughput),
+                    String(format: "%.2fx", row.ratioToCLoop)]
+            }
+            text += Self.render(
+                header: ["input", "FastCDC", "engine", "chunks", "chunk MB/s", "vs C loop"], cells: cells,
+                leftColumns: 3)
         }
         if !wire.isEmpty {
             text += "\n== versions (bytes on the wire per step) ==\n"

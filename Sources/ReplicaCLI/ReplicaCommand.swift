@@ -22,15 +22,31 @@ struct ReplicaCommand: ParsableCommand {
         subcommands: [
             CompressCommand.self, DecompressCommand.self, TestCommand.self, InfoCommand.self, ChunkCommand.self,
             DemoCommand.self, TunnelCommand.self,
-            StoreCommand.self,
+            StoreCommand.self, ConfigCommand.self,
         ],
         defaultSubcommand: CompressCommand.self)
 
     static func main() {
         SignalWatcher.start()
-        let arguments = ArgumentRewriter.rewrite(Array(CommandLine.arguments.dropFirst()))
+        var arguments = ArgumentRewriter.rewrite(Array(CommandLine.arguments.dropFirst()))
+        var config: ConfigFile?
         do {
-            var command = try parseAsRoot(arguments)
+            if let expanded = try ConfigExpansion.expand(arguments) { (arguments, config) = expanded }
+        } catch {
+            Diagnostics.writeStandardError("replica: \(error)\n")
+            Posix.exitProcess(2)
+        }
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            if let config, exitCode(for: error) != .success {
+                Diagnostics.writeStandardError("replica: \(ConfigExpansion.attribute(fullMessage(for: error), to: config))\n")
+                Posix.exitProcess(2)
+            }
+            exit(with: error)
+        }
+        do {
             try command.run()
         } catch {
             exit(with: error)

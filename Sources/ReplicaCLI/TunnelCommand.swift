@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Logging
 import NIOCore
 import NIOPosix
 import ReplicaCore
@@ -17,13 +18,18 @@ struct TunnelCommand: ParsableCommand {
             to targets its allow-list permits. SIGTERM or SIGINT stops accepting, lets open flows drain and \
             exits 0; a second signal exits at once.
             """,
-        subcommands: [TunnelServerCommand.self, TunnelClientCommand.self])
+        subcommands: [TunnelServerCommand.self, TunnelClientCommand.self, TunnelStatusCommand.self])
 }
 
 /// The options both ends share: the store, the engine and the timers.
 struct TunnelEngineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Keep chunks in this directory (created when missing).", valueName: "dir"))
     var store: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The store's capacity when creating it (8G, 500M); an existing store keeps its own.", valueName: "size"))
+    var storeCapacity: ByteCount?
 
     @Option(help: ArgumentHelp("Without --store, keep this many MiB of chunks in memory.", valueName: "mib"))
     var memoryStore = 256
@@ -52,6 +58,9 @@ struct TunnelEngineOptions: ParsableArguments {
             valueName: "s"))
     var linkWait = 0.0
 
+    @Option(help: ArgumentHelp("Seconds a stop (SIGTERM) lets open flows drain before resetting them.", valueName: "s"))
+    var drainTimeout = 5.0
+
     @Option(help: ArgumentHelp("Print per-peer counters every this many seconds (0: never).", valueName: "s"))
     var statsInterval = 0.0
 
@@ -65,10 +74,22 @@ struct TunnelEngineOptions: ParsableArguments {
             throw ValidationError("--keepalive must be positive and below --peer-timeout")
         }
         guard linkWait >= 0 else { throw ValidationError("--link-wait must not be negative") }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
         guard statsInterval >= 0 else { throw ValidationError("--stats-interval must not be negative") }
     }
 
-    func configuration() throws -> TunnelConfiguration {
+    /// The engine settings, with the link budget, stream windows and stream count cut to fit `memoryCap`.
+    func configuration(memoryCap: Int? = nil) throws -> TunnelConfiguration {
+        var linkBudget = self.linkBudget << 20
+        var streamWindow = self.streamWindow << 10
+        var maximumStreams = 4096
+        if let memoryCap {
+            let budgets = MemoryCap.budgets(
+                cap: memoryCap, linkBudget: linkBudget, streamWindow: streamWindow, maximumStreams: maximumStreams)
+            linkBudget = budgets.linkBudget
+            streamWindow = budgets.streamWindow
+            maximumStreams = budgets.maximumStreams
+        }
         let kind = CodecKind(name: codec) ?? .zstd
         let encoder = try EncoderConfiguration(
             codec: CodecConfiguration(
@@ -77,20 +98,19 @@ struct TunnelEngineOptions: ParsableArguments {
             windowSize: 32 << 20,
             blockSize: 64 << 10)
         return try TunnelConfiguration(
-            encoder: encoder, streamWindow: streamWindow << 10, linkBudget: linkBudget << 20,
+            encoder: encoder, streamWindow: streamWindow,
+            maximumStreamWindow: max(streamWindow, min(16 << 20, linkBudget / 4)),
+            linkBudget: linkBudget, maximumStreams: maximumStreams,
             keepaliveInterval: .nanoseconds(Int64(keepalive * 1e9)),
-            keepaliveTimeout: .nanoseconds(Int64(peerTimeout * 1e9)), linkWait: .nanoseconds(Int64(linkWait * 1e9)))
+            keepaliveTimeout: .nanoseconds(Int64(peerTimeout * 1e9)), linkWait: .nanoseconds(Int64(linkWait * 1e9)),
+            drainTimeout: .nanoseconds(Int64(drainTimeout * 1e9)))
     }
 
     func openStore() throws -> any ChunkStore {
         guard let store else { return MemoryChunkStore(capacity: memoryStore << 20) }
-        return try DiskChunkStore(directory: store)
+        return try DiskChunkStore(directory: store, options: DiskChunkStore.Options(capacity: storeCapacity?.value))
     }
 
-    var logger: TunnelLogger {
-        let quiet = quiet
-        return { line in if !quiet { Diagnostics.writeStandardError("replica tunnel: \(line)\n") } }
-    }
 }
 
 /// `replica tunnel server`: the far end.
@@ -115,27 +135,35 @@ struct TunnelServerCommand: ParsableCommand {
     var allow = ""
 
     @OptionGroup var engine: TunnelEngineOptions
+    @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
-        do {
-            _ = try TunnelTarget(parsing: listen)
-            _ = try TunnelAllowList(parsing: allow)
-        } catch { throw ValidationError(error.message) }
+        do { _ = try TunnelTarget(parsing: listen) } catch { throw ValidationError("--listen: \(error.message)") }
+        do { _ = try TunnelAllowList(parsing: allow) } catch { throw ValidationError("--allow: \(error.message)") }
     }
 
     func run() throws {
         let listen = try TunnelTarget(parsing: self.listen)
         let allowList = try TunnelAllowList(parsing: allow)
-        let configuration = try engine.configuration()
+        let runtime = Daemon(options: daemon, quiet: engine.quiet, label: "replica.tunnel.server")
+        let configuration = try engine.configuration(memoryCap: daemon.memoryCap)
         let store = try engine.openStore()
-        let logger = engine.logger
+        let logger = runtime.tunnelLogger
         if allowList.targets.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
-        try TunnelRunner.run(store: store, statsInterval: engine.statsInterval, logger: logger) { group in
+        try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let server = try await TunnelServer.start(
                 listen: listen, allowList: allowList, configuration: configuration, store: store, group: group,
                 logger: logger)
             logger("listening on \(server.localAddress.map(Self.format) ?? listen.description)")
-            return TunnelEndpoint(statistics: { server.statistics() }, shutdown: { await server.shutdown() })
+            return TunnelEndpoint(
+                statistics: { server.statistics() }, problems: { [] },
+                reload: { command in
+                    guard let new = command as? TunnelServerCommand else { return "not a server config: ignored" }
+                    let allowList = try TunnelAllowList(parsing: new.allow)
+                    server.updateAllowList(allowList)
+                    return "allow-list \(allowList.targets.count) targets (for links that come up from now on)"
+                },
+                shutdown: { await server.shutdown() })
         }
     }
 }
@@ -157,22 +185,24 @@ struct TunnelClientCommand: ParsableCommand {
     var forward: [String] = []
 
     @OptionGroup var engine: TunnelEngineOptions
+    @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
         guard !forward.isEmpty else { throw ValidationError("give at least one --forward") }
+        do { _ = try TunnelTarget(parsing: peer) } catch { throw ValidationError("--peer: \(error.message)") }
         do {
-            _ = try TunnelTarget(parsing: peer)
             for text in forward { _ = try TunnelForward(parsing: text) }
-        } catch { throw ValidationError(error.message) }
+        } catch { throw ValidationError("--forward: \(error.message)") }
     }
 
     func run() throws {
         let peer = try TunnelTarget(parsing: self.peer)
         let forwards = try forward.map { try TunnelForward(parsing: $0) }
-        let configuration = try engine.configuration()
+        let runtime = Daemon(options: daemon, quiet: engine.quiet, label: "replica.tunnel.client")
+        let configuration = try engine.configuration(memoryCap: daemon.memoryCap)
         let store = try engine.openStore()
-        let logger = engine.logger
-        try TunnelRunner.run(store: store, statsInterval: engine.statsInterval, logger: logger) { group in
+        let logger = runtime.tunnelLogger
+        try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let client = try await TunnelClient.start(
                 peer: peer, forwards: forwards, configuration: configuration, store: store, group: group,
                 logger: logger)
@@ -181,7 +211,16 @@ struct TunnelClientCommand: ParsableCommand {
                 logger("forwarding \(local) -> \(forward.target) via \(peer)")
             }
             return TunnelEndpoint(
-                statistics: { client.statistics().map { [$0] } ?? [] }, shutdown: { await client.shutdown() })
+                statistics: { client.statistics().map { [$0] } ?? [] },
+                problems: { await client.isConnected ? [] : ["the link to \(peer) is down"] },
+                reload: { command in
+                    guard let new = command as? TunnelClientCommand else { return "not a client config: ignored" }
+                    let (added, removed) = try await client.updateForwards(
+                        new.forward.map { try TunnelForward(parsing: $0) })
+                    return "forwards: \(added.count) added, \(removed.count) removed"
+                        + added.map { " +(\($0))" }.joined() + removed.map { " -(\($0))" }.joined()
+                },
+                shutdown: { await client.shutdown() })
         }
     }
 }
@@ -189,16 +228,24 @@ struct TunnelClientCommand: ParsableCommand {
 /// What the runner needs from a started server or client.
 struct TunnelEndpoint: Sendable {
     let statistics: @Sendable () -> [TunnelStatistics]
+    /// Why the endpoint is not ready (the store is open once it exists); empty when it is.
+    let problems: @Sendable () async -> [String]
+    /// Applies what a reloaded config changes, returning a summary for the log.
+    let reload: @Sendable (any ParsableCommand) async throws -> String
     let shutdown: @Sendable () async -> Void
 }
 
 /// Runs an endpoint until SIGTERM or SIGINT, printing counters on a timer, then shuts it down gracefully.
 enum TunnelRunner {
     static func run(
-        store: any ChunkStore, statsInterval: Double, logger: @escaping TunnelLogger,
+        store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
         start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
     ) throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let statsInterval = engine.statsInterval
+        let logger = runtime.tunnelLogger
+        let adminAddress = daemon.adminAddress
+        if let cap = daemon.memoryCap { runtime.logger.info("memory cap", metadata: ["bytes": "\(cap)"]) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)  // links spread over the loops
         let outcome = Mutex<(any Error)?>(nil)
         let finished = DispatchSemaphore(value: 0)
         let stop = DispatchSemaphore(value: 0)
@@ -206,6 +253,11 @@ enum TunnelRunner {
         Task {
             do {
                 let endpoint = try await start(group)
+                var admin: AdminServer?
+                if let adminAddress {
+                    admin = try await runtime.startAdmin(
+                        at: adminAddress, store: store, group: group, readiness: endpoint.problems)
+                }
                 let printer: RepeatedTask? =
                     statsInterval > 0
                     ? group.next().scheduleRepeatedTask(
@@ -216,6 +268,11 @@ enum TunnelRunner {
                         if all.isEmpty { logger("stats: no link") }
                         for (index, statistics) in all.enumerated() { logger("stats peer \(index): \(statistics)") }
                     } : nil
+                if daemon.config != nil {
+                    SignalWatcher.onReload {
+                        Task { await ConfigReload.run(endpoint: endpoint, runtime: runtime) }
+                    }
+                }
                 await withCheckedContinuation { continuation in
                     DispatchQueue.global().async {
                         stop.wait()
@@ -225,6 +282,7 @@ enum TunnelRunner {
                 logger("stopping: draining open flows")
                 printer?.cancel()
                 await endpoint.shutdown()
+                await admin?.shutdown()
             } catch {
                 outcome.withLock { $0 = error }
             }

@@ -8,48 +8,48 @@ import ReplicaCore
 /// A callback for operator-facing log lines (connection closed and why, refused targets, ...).
 public typealias TunnelLogger = @Sendable (String) -> Void
 
-/// The engine of one peer link: the handshake, the streams multiplexed over it, their flow control, the two
-/// directions' encoder and decoder, miss recovery and keepalive.
+/// The NIO side of one peer link: it feeds each frame to the link's ``PeerStateMachine`` and does what the
+/// result says (deliver, reset a stream, close the link), and it owns the I/O: the local sockets of the streams,
+/// the two directions' encoder and decoder, timers and writes.
 ///
 /// It is the last handler of the peer channel's pipeline, after the frame codec, and everything it owns (local
-/// sockets included) lives on that channel's event loop, so it needs no locks.
-final class PeerSession: ChannelInboundHandler {
+/// sockets included) lives on that channel's event loop, so it needs no locks. When the link closes it lets go
+/// of its context, encoder, decoder and streams, so a closed link keeps nothing.
+///
+/// Encoding and decoding touch the chunk store (reads, writes, `fsync`, eviction), so they run on a thread
+/// pool, never on the event loop: one job per direction at a time, which keeps each direction in order and
+/// bounds the pool's queue to two jobs per link. Frames that arrive while a DATA frame is being decoded (or
+/// waits for chunks) are held in order, within the link budget plus ``TunnelLimits/maximumMissQueueBytes``.
+final class PeerSession: ChannelDuplexHandler {
     typealias InboundIn = TunnelFrame
+    typealias OutboundIn = TunnelFrame
     typealias OutboundOut = TunnelFrame
 
-    /// Which end of the link this is.
-    enum Role {
-        /// The near end: opens streams for accepted local connections.
-        case client
-        /// The far end: accepts OPEN frames for permitted targets.
-        case server(TunnelAllowList)
-    }
+    typealias Role = PeerStateMachine.Role
 
-    private enum Phase { case handshaking, ready, closed }
-
-    let role: Role
     let configuration: TunnelConfiguration
     let statistics: TunnelStatisticsBox
     private let store: any ChunkStore
     private let logger: TunnelLogger
-    private let encoder: LinkEncoder
-    private let decoder: LinkDecoder
+    private var engine: LinkEngine?
+    private let offload: NIOThreadPool?
     private let peerName: String
+    /// A DATA frame is being decoded on the pool.
+    private var decoding = false
+    /// A batch is being encoded on the pool.
+    private var encoding = false
+    /// Chunks the peer supplied, added to the store by the next decode job.
+    private var supplies: [(Fingerprint, [UInt8])] = []
 
+    private var machine: PeerStateMachine
     private var context: ChannelHandlerContext?
-    private var phase = Phase.handshaking
-    private(set) var streams: [UInt32: TunnelStream] = [:]
-    private var nextStreamID: UInt32 = 1
-    private var lastPeerStream: UInt32 = 0
-    private var sendBudget = 0
-    private var inFlight = 0
-    private var receivedUncredited = 0
+    /// The local side of each stream: its socket and the bytes read from it, not yet sent.
+    private var locals: [UInt32: TunnelStream] = [:]
     private var starved: [UInt32] = []
-    private var blocked = CircularBuffer<TunnelFrame>()
-    private var awaiting: Set<Fingerprint> = []
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     private var keepalive: RepeatedTask?
-    private var draining = false
+    /// A read the pipeline asked for while reading from the peer was paused (replies not taken by the socket).
+    private var readHeld = false
     /// The latest round-trip time measured by PING/PONG, once there is one.
     private var roundTrip: TimeAmount?
     /// Batches in a row that compressed by less than 1/32 and referenced nothing before a flow goes plain.
@@ -63,23 +63,36 @@ final class PeerSession: ChannelInboundHandler {
     /// Called once when the link is gone.
     var onClose: ((PeerSession) -> Void)?
 
+    /// Creates a session.
+    ///
+    /// - Parameter offload: where encoding and decoding run; `nil` runs them inline (tests on an
+    ///   `EmbeddedChannel`).
     init(
         role: Role, configuration: TunnelConfiguration, store: any ChunkStore, peerName: String,
-        logger: @escaping TunnelLogger
+        offload: NIOThreadPool? = .singleton, logger: @escaping TunnelLogger
     ) throws {
-        self.role = role
         self.configuration = configuration
+        self.offload = offload
         self.store = store
         self.peerName = peerName
         self.logger = logger
         self.statistics = TunnelStatisticsBox()
-        self.encoder = try LinkEncoder(
-            configuration: configuration.encoder, store: store, retentionLimit: configuration.linkBudget)
-        self.decoder = try LinkDecoder(store: store)
-        if case .server = role { nextStreamID = 2 }
+        self.machine = PeerStateMachine(role: role, configuration: configuration)
+        self.engine = LinkEngine(
+            encoder: try LinkEncoder(
+                configuration: configuration.encoder, store: store, retentionLimit: configuration.linkBudget),
+            decoder: try LinkDecoder(
+                options: DecoderOptions(memoryLimit: configuration.limits.decoderMemoryLimit), store: store))
     }
 
-    var isReady: Bool { phase == .ready }
+    var role: Role { machine.role }
+    var isReady: Bool { machine.phase == .ready }
+    /// The streams open now, with their accounting.
+    var streams: [UInt32: PeerStateMachine.Stream] { machine.streams }
+    /// Whether the session still holds its channel context or engine (a closed link must hold neither).
+    var holdsResources: Bool { context != nil || engine != nil || !locals.isEmpty }
+
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
 
     // MARK: Channel events
 
@@ -88,13 +101,18 @@ final class PeerSession: ChannelInboundHandler {
         if context.channel.isActive { start(context) }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        teardown(reason: "the session left the pipeline")
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         start(context)
         context.fireChannelActive()
     }
 
     private func start(_ context: ChannelHandlerContext) {
-        guard keepalive == nil else { return }
+        guard keepalive == nil, machine.phase == .handshaking else { return }
         lastHeard = context.eventLoop.now
         let hello = TunnelHello(
             capabilities: [.chunkRecovery], storeID: store.storeID, frameLimit: UInt32(configuration.frameLimit),
@@ -107,8 +125,9 @@ final class PeerSession: ChannelInboundHandler {
     }
 
     private func tick() {
-        guard phase != .closed, let context else { return }
-        let silence = context.eventLoop.now - lastHeard
+        guard machine.phase != .closed, let context else { return }
+        let now = context.eventLoop.now
+        let silence = now - lastHeard
         if silence > configuration.keepaliveTimeout {
             fail(
                 TunnelError(
@@ -117,7 +136,17 @@ final class PeerSession: ChannelInboundHandler {
                         + "(timeout \(configuration.keepaliveTimeout.nanoseconds / 1_000_000) ms)"))
             return
         }
-        context.writeAndFlush(wrapOutboundOut(.ping(context.eventLoop.now.uptimeNanoseconds)), promise: nil)
+        if let overdue = machine.overdueChunk(at: now) {
+            misbehaved(overdue)
+            return
+        }
+        for id in machine.idleStreams(at: now) {
+            logger("stream \(id) to \(peerName) was idle past \(configuration.limits.streamIdleTimeout); resetting it")
+            remove(id, abort: true)
+            send(.reset(stream: id, code: .peerTimeout, reason: "the stream was idle too long"))
+        }
+        send(.ping(now.uptimeNanoseconds))
+        flushIfNeeded()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -127,6 +156,22 @@ final class PeerSession: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flushIfNeeded()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Streams stop producing DATA while the socket is full, and resume here.
+        if context.channel.isWritable { wakeStarved() }
+        flushIfNeeded()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // While replies pile up unsent, the peer is not read: it cannot make this end queue more.
+        if machine.readingPaused {
+            readHeld = true
+        } else {
+            context.read()
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -147,84 +192,136 @@ final class PeerSession: ChannelInboundHandler {
     // MARK: Frames from the peer
 
     private func handle(_ frame: TunnelFrame) {
-        guard phase != .closed else { return }
-        if phase == .handshaking {
+        switch machine.phase {
+        case .closed:
+            return
+        case .handshaking:
             guard case .hello(let hello) = frame else {
-                fail(TunnelError(.handshakeFailed, "\(peerName) sent a \(frame.kind) frame before its hello"))
+                apply(machine.receiveBeforeHello(frame.kind))
                 return
             }
             accept(hello)
-            return
-        }
-        if !blocked.isEmpty {
-            switch frame {
-            case .open, .data, .halfClose, .reset:
-                guard blocked.count < 4 * configuration.maximumStreams + 1024 else {
-                    fail(TunnelError(.protocolViolation, "\(peerName) sent too many frames while chunks were missing"))
+        case .ready:
+            if decoding || machine.isBlocked {
+                switch frame {
+                case .data(let id, let data):
+                    let result = machine.receiveData(id, declaredLength: Int(data.decodedLength), at: now)
+                    if case .closeLink(let violation) = result {
+                        misbehaved(violation)
+                        return
+                    }
+                    hold(.data(id, data, result))
                     return
+                case .open, .halfClose, .reset:
+                    hold(.frame(frame))
+                    return
+                default: break
                 }
-                blocked.append(frame)
-                return
-            default: break
             }
+            process(frame)
         }
-        process(frame)
     }
 
     private func accept(_ hello: TunnelHello) {
-        guard hello.version == TunnelProtocol.version else {
-            fail(
-                TunnelError(
-                    .versionMismatch,
-                    "\(peerName) speaks protocol version \(hello.version), this build speaks \(TunnelProtocol.version)"))
-            return
-        }
-        guard Int(hello.frameLimit) >= TunnelProtocol.minimumFrameLimit, hello.receiveBudget > 0 else {
-            fail(TunnelError(.handshakeFailed, "\(peerName) announced a frame limit below 256 KiB or no budget"))
-            return
-        }
-        sendBudget = min(configuration.linkBudget, Int(hello.receiveBudget))
-        phase = .ready
+        guard apply(machine.receiveHello(hello)) else { return }
+        let knowledge = PeerKnowledgeRegistry.shared.knowledge(
+            of: hello.storeID, capacity: configuration.limits.knownChunksPerPeer)
+        engine?.encoder.setPeer(knowledge)
+        engine?.decoder.setPeer(knowledge)
         logger("link to \(peerName) is up (peer store \(hello.storeID))")
         // A first ping at once gives a round-trip time for window tuning.
-        if let context { send(.ping(context.eventLoop.now.uptimeNanoseconds)) }
+        send(.ping(now.uptimeNanoseconds))
         onReady?(self)
+    }
+
+    /// Does what a result asks for other than going ahead; returns whether to go ahead.
+    @discardableResult
+    private func apply(_ result: PeerStateMachine.Result) -> Bool {
+        switch result {
+        case .proceed:
+            return true
+        case .ignore:
+            return false
+        case .resetStream(let id, let error):
+            logger("refusing stream \(id) from \(peerName): \(error.message)")
+            send(.reset(stream: id, code: error.code, reason: error.message))
+            return false
+        case .closeLink(let violation):
+            misbehaved(violation)
+            return false
+        }
+    }
+
+    private func misbehaved(_ violation: PeerViolation) {
+        let error = violation.error
+        fail(TunnelError(error.code, "\(peerName) \(error.message)"))
     }
 
     private func process(_ frame: TunnelFrame) {
         switch frame {
-        case .hello:
-            fail(TunnelError(.protocolViolation, "\(peerName) sent a second hello"))
+        case .hello(let hello):
+            apply(machine.receiveHello(hello))
         case .goAway(let code, let reason):
             logger("\(peerName) is closing the link: \(code): \(reason)")
             context?.close(promise: nil)
         case .open(let id, let target, let window):
-            peerOpened(id, target: target, window: window)
+            guard apply(machine.receiveOpen(id, target: target, window: window, at: now)) else { return }
+            connect(id, to: target)
         case .data(let id, let data):
-            received(data, on: id)
-        case .windowUpdate(let id, let increment):
-            credited(Int(increment), on: id)
-        case .halfClose(let id):
-            peerHalfClosed(id)
-        case .reset(let id, let code, let reason):
-            if let stream = streams[id] {
-                logger("\(peerName) reset stream \(id): \(code): \(reason)")
-                remove(stream, abort: true)
+            switch machine.receiveData(id, declaredLength: Int(data.decodedLength), at: now) {
+            case .closeLink(let violation): misbehaved(violation)
+            case let result: received(data, on: id, result)
             }
+        case .windowUpdate(let id, let increment):
+            guard apply(machine.receiveWindowUpdate(id, increment: Int(increment), at: now)) else { return }
+            if let local = locals[id] {
+                if local.channel != nil { pump(local) }
+            }
+            wakeStarved()
+        case .halfClose(let id):
+            guard apply(machine.receiveHalfClose(id)) else { return }
+            // close(mode: .output) waits for the writes already queued, so no byte is cut off.
+            locals[id]?.channel?.close(mode: .output, promise: nil)
+            finishIfDone(id)
+        case .reset(let id, let code, let reason):
+            guard apply(machine.receiveReset(id, at: now)) else { return }
+            logger("\(peerName) reset stream \(id): \(code): \(reason)")
+            remove(id, abort: true)
         case .ping(let value):
-            send(.pong(value))
+            guard apply(machine.receivePing(at: now)) else { return }
+            reply(.pong(value), bytes: TunnelProtocol.frameHeaderSize + 8)
         case .pong(let sent):
-            let now = context?.eventLoop.now.uptimeNanoseconds ?? 0
+            let now = self.now.uptimeNanoseconds
             if now > sent { roundTrip = .nanoseconds(Int64(now - sent)) }
         case .chunkRequest(let fingerprints):
-            for fingerprint in fingerprints {
-                let bytes = encoder.chunk(fingerprint)
-                send(.chunkReply(fingerprint, bytes))
+            guard let engine else { return }
+            let answers = fingerprints.map { engine.encoder.answer($0) }
+            let unanswerable = answers.count { $0 == nil }
+            guard apply(machine.receiveChunkRequest(unanswerable: unanswerable, at: now)) else { return }
+            for (fingerprint, bytes) in zip(fingerprints, answers) {
+                reply(.chunkReply(fingerprint, bytes), bytes: TunnelProtocol.frameHeaderSize + 17 + (bytes?.count ?? 0))
                 if bytes != nil { statistics.update { $0.chunksRetransmitted += 1 } }
+                if machine.phase == .closed { return }
             }
         case .chunkReply(let fingerprint, let bytes):
             supplied(fingerprint, bytes)
         }
+    }
+
+    /// Writes a reply, counted against the reply cap until the socket takes it.
+    private func reply(_ frame: TunnelFrame, bytes: Int) {
+        guard apply(machine.queueReply(bytes: bytes)), let context else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { _ in bound.value.replyDone(bytes: bytes) }
+        context.write(wrapOutboundOut(frame), promise: promise)
+        needsFlush = true
+    }
+
+    private func replyDone(bytes: Int) {
+        guard machine.replyWritten(bytes: bytes), readHeld, let context else { return }
+        readHeld = false
+        context.read()
     }
 
     // MARK: Streams
@@ -236,70 +333,44 @@ final class PeerSession: ChannelInboundHandler {
     ///     an EOF at once), sent once the stream has credit.
     ///   - inputClosed: whether the application's EOF was among them.
     func open(local channel: any Channel, to target: TunnelTarget, held: [ByteBuffer] = [], inputClosed: Bool = false) {
-        guard phase == .ready, !draining, streams.count < configuration.maximumStreams, nextStreamID < UInt32.max - 2
-        else {
+        guard let id = machine.openLocal(at: now) else {
             logger("refusing a local connection for \(target): the link is not ready or is full")
             Self.abort(channel)
             return
         }
-        let id = nextStreamID
-        nextStreamID += 2
-        let stream = TunnelStream(id: id, window: configuration.streamWindow)
-        stream.channel = channel
+        let local = TunnelStream(id: id)
+        local.channel = channel
         for bytes in held {
-            stream.pending.append(bytes)
-            stream.pendingBytes += bytes.readableBytes
+            local.pending.append(bytes)
+            local.pendingBytes += bytes.readableBytes
         }
-        stream.localEOF = inputClosed
-        streams[id] = stream
+        local.localEOF = inputClosed
+        locals[id] = local
         statistics.update {
-            $0.activeFlows = streams.count
+            $0.activeFlows = machine.streams.count
             $0.openedFlows += 1
         }
-        attach(channel, to: stream)
+        attach(channel, to: id)
         send(.open(stream: id, target: target, window: UInt32(configuration.streamWindow)))
         flushIfNeeded()
     }
 
-    private func attach(_ channel: any Channel, to stream: TunnelStream) {
-        let handler = LocalStreamHandler(session: self, stream: stream.id)
+    private func attach(_ channel: any Channel, to id: UInt32) {
+        let handler = LocalStreamHandler(session: self, stream: id)
         do {
             try channel.pipeline.syncOperations.addHandler(handler)
         } catch {
-            remove(stream, abort: true)
-            send(.reset(stream: stream.id, code: .connectFailed, reason: "local pipeline: \(error)"))
+            remove(id, abort: true)
+            send(.reset(stream: id, code: .connectFailed, reason: "local pipeline: \(error)"))
         }
     }
 
-    private func peerOpened(_ id: UInt32, target: TunnelTarget, window: UInt32) {
-        guard case .server(let allowList) = role else {
-            fail(TunnelError(.protocolViolation, "the server \(peerName) tried to open stream \(id)"))
-            return
-        }
-        guard id % 2 == 1, id > lastPeerStream else {
-            fail(TunnelError(.protocolViolation, "\(peerName) opened stream \(id) out of order (last \(lastPeerStream))"))
-            return
-        }
-        lastPeerStream = id
-        guard !draining else {
-            send(.reset(stream: id, code: .shuttingDown, reason: "the server is shutting down"))
-            return
-        }
-        guard streams.count < configuration.maximumStreams else {
-            logger("refusing stream \(id) from \(peerName): \(streams.count) streams are open")
-            send(.reset(stream: id, code: .tooManyStreams, reason: "\(streams.count) streams are open"))
-            return
-        }
-        guard allowList.permits(target) else {
-            logger("refusing stream \(id) from \(peerName): \(target) is not on the allow-list")
-            send(.reset(stream: id, code: .targetRefused, reason: "\(target) is not on the allow-list"))
-            return
-        }
-        let stream = TunnelStream(id: id, window: configuration.streamWindow)
-        stream.sendCredit = Int(window)
-        streams[id] = stream
+    /// Connects a stream the peer opened to its target; the stream counts against the limit meanwhile.
+    private func connect(_ id: UInt32, to target: TunnelTarget) {
+        let local = TunnelStream(id: id)
+        locals[id] = local
         statistics.update {
-            $0.activeFlows = streams.count
+            $0.activeFlows = machine.streams.count
             $0.openedFlows += 1
         }
         guard let loop = context?.eventLoop else { return }
@@ -307,29 +378,30 @@ final class PeerSession: ChannelInboundHandler {
         ClientBootstrap(group: loop)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(configuration.keepaliveTimeout)
             .connect(host: target.host, port: target.port)
             .assumeIsolated()
-            .whenComplete { result in bound.value.connected(result, stream: stream, target: target) }
+            .whenComplete { result in bound.value.connected(result, stream: local, target: target) }
     }
 
-    private func connected(_ result: Result<any Channel, any Error>, stream: TunnelStream, target: TunnelTarget) {
+    private func connected(_ result: Result<any Channel, any Error>, stream local: TunnelStream, target: TunnelTarget) {
+        let id = local.id
         switch result {
         case .success(let channel):
-            guard streams[stream.id] === stream, phase == .ready else {
+            guard locals[id] === local, machine.connected(id, at: now) else {
                 Self.abort(channel)
                 return
             }
-            stream.channel = channel
-            attach(channel, to: stream)
-            send(.windowUpdate(stream: stream.id, increment: UInt32(configuration.streamWindow)))
-            requestRead(stream)
+            local.channel = channel
+            attach(channel, to: id)
+            send(.windowUpdate(stream: id, increment: UInt32(configuration.streamWindow)))
+            requestRead(local)
         case .failure(let error):
-            guard streams[stream.id] === stream else { return }
-            logger("stream \(stream.id): cannot connect to \(target): \(error)")
-            remove(stream, abort: false)
-            send(.reset(stream: stream.id, code: .connectFailed, reason: "cannot connect to \(target): \(error)"))
+            guard locals[id] === local else { return }
+            logger("stream \(id): cannot connect to \(target): \(error)")
+            remove(id, abort: false)
+            send(.reset(stream: id, code: .connectFailed, reason: "cannot connect to \(target): \(error)"))
         }
         flushIfNeeded()
     }
@@ -337,302 +409,331 @@ final class PeerSession: ChannelInboundHandler {
     // MARK: Local side (called by LocalStreamHandler)
 
     func localRead(_ id: UInt32, _ bytes: ByteBuffer) {
-        guard let stream = streams[id] else { return }
-        stream.reading = false
-        stream.pending.append(bytes)
-        stream.pendingBytes += bytes.readableBytes
+        guard let local = locals[id] else { return }
+        local.reading = false
+        local.pending.append(bytes)
+        local.pendingBytes += bytes.readableBytes
     }
 
     func localReadComplete(_ id: UInt32) {
-        guard let stream = streams[id] else { return }
-        pump(stream)
+        guard let local = locals[id] else { return }
+        pump(local)
         flushIfNeeded()
     }
 
     func localInputClosed(_ id: UInt32) {
-        guard let stream = streams[id] else { return }
-        stream.localEOF = true
-        pump(stream)
+        guard let local = locals[id] else { return }
+        local.localEOF = true
+        pump(local)
         flushIfNeeded()
     }
 
     func localClosed(_ id: UInt32) {
-        guard let stream = streams[id] else { return }
+        guard let local = locals[id], let stream = machine.streams[id] else { return }
         if stream.peerHalfClosed, stream.unwritten == 0 {
             // Our side of the connection was already shut and the application's EOF closed the rest:
             // a clean end, whatever was read is still sent.
-            stream.localEOF = true
-            pump(stream)
+            local.localEOF = true
+            pump(local)
             flushIfNeeded()
             return
         }
-        remove(stream, abort: false)
+        remove(id, abort: false)
         send(.reset(stream: id, code: .linkClosed, reason: "the local connection closed"))
         flushIfNeeded()
     }
 
-    /// Sends what a stream has pending, as far as its credit and the link budget allow, then asks for more.
-    private func pump(_ stream: TunnelStream) {
-        while stream.pendingBytes > 0 {
-            let room = min(stream.sendCredit, sendBudget - inFlight)
-            guard room > 0 else {
-                if stream.sendCredit > 0 { starve(stream) }
+    /// Sends what a stream has pending, as far as its credit, the link budget and the socket allow, one batch
+    /// at a time (encoded on the pool), then asks for more.
+    private func pump(_ local: TunnelStream) {
+        let id = local.id
+        guard !local.encoding else { return }
+        if local.pendingBytes > 0 {
+            let room = machine.sendRoom(id)
+            guard room > 0, !encoding, context?.channel.isWritable ?? false, let engine else {
+                if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
-            guard var head = stream.pending.first else { break }
-            let count = min(head.readableBytes, room, configuration.batchLimit)
-            let batch: ByteBuffer
-            if count == head.readableBytes {
-                batch = stream.pending.removeFirst()
-            } else {
-                batch = head.readSlice(length: count) ?? ByteBuffer()
-                stream.pending[stream.pending.startIndex] = head
-            }
-            // Merge small reads into one batch, up to the room left.
-            var merged = batch
-            while merged.readableBytes < min(room, configuration.batchLimit), let next = stream.pending.first,
-                next.readableBytes <= min(room, configuration.batchLimit) - merged.readableBytes
-            {
-                var next = stream.pending.removeFirst()
-                merged.writeBuffer(&next)
-            }
-            let data: TunnelData
-            let length = merged.readableBytes
+            let batch = takeBatch(local, room: min(room, configuration.batchLimit))
+            let length = batch.readableBytes
+            local.pendingBytes -= length
+            machine.sent(length, on: id, at: now)
             // A flow that looks like TLS or media skips compression, probing again now and then; it is still
-            // chunked and fingerprinted, so what repeats (a second download of the same file) is referenced.
-            let uncompressed = stream.incompressibleStreak >= Self.plainAfter && stream.plainBatches < Self.probeEvery
-            do {
-                data = try encoder.encode(merged, flow: stream.id, compress: !uncompressed)
-            } catch {
-                fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
-                return
+            // chunked and fingerprinted (its chunker state carried across batches), so what repeats is referenced.
+            let uncompressed = local.incompressibleStreak >= Self.plainAfter && local.plainBatches < Self.probeEvery
+            encoding = true
+            local.encoding = true
+            run({
+                (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
+            }) { session, result in
+                session.encoding = false
+                local.encoding = false
+                switch result {
+                case .success(let (data, statistics)):
+                    if uncompressed {
+                        local.plainBatches += 1
+                    } else {
+                        let gained = data.encoded.readableBytes < length - length / 32
+                        local.incompressibleStreak =
+                            data.references.isEmpty && !gained ? local.incompressibleStreak + 1 : 0
+                        local.plainBatches = 0
+                    }
+                    session.sendData(
+                        data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
+                    // Other streams waiting for the encoder go first; this one queues behind them.
+                    if local.pendingBytes > 0 { session.starve(local) }
+                    session.wakeStarved()
+                    session.pump(local)
+                case .failure(let error):
+                    session.fail(TunnelError(.decodeFailed, "the encoder failed: \(error)"))
+                }
+                session.flushIfNeeded()
             }
-            if uncompressed {
-                stream.plainBatches += 1
-            } else {
-                let gained = data.encoded.readableBytes < length - length / 32
-                stream.incompressibleStreak = data.references.isEmpty && !gained ? stream.incompressibleStreak + 1 : 0
-                stream.plainBatches = 0
-            }
-            stream.pendingBytes -= length
-            stream.sendCredit -= length
-            stream.outstanding += length
-            inFlight += length
-            send(.data(stream: stream.id, data))
-            let encoderStatistics = encoder.statistics
-            statistics.update {
-                $0.applicationBytesSent += UInt64(length)
-                if uncompressed { $0.plainBytesSent += UInt64(length) }
-                $0.chunks = encoderStatistics.chunks
-                $0.chunkHits = encoderStatistics.windowReferences + encoderStatistics.storeReferences
-            }
+            return
         }
-        if stream.localEOF, !stream.sentHalfClose {
-            stream.sentHalfClose = true
-            send(.halfClose(stream: stream.id))
-            finishIfDone(stream)
+        if local.localEOF, machine.streams[id]?.sentHalfClose == false {
+            machine.sentHalfClose(id)
+            send(.halfClose(stream: id))
+            finishIfDone(id)
         } else {
-            requestRead(stream)
+            requestRead(local)
         }
     }
 
-    private func requestRead(_ stream: TunnelStream) {
-        guard let channel = stream.channel, !stream.localEOF, !stream.reading, stream.pendingBytes == 0,
-            stream.sendCredit > 0
-        else { return }
-        guard inFlight < sendBudget else {
-            starve(stream)
+    /// Takes up to `room` bytes of a stream's pending reads, merging small reads into one batch.
+    private func takeBatch(_ local: TunnelStream, room: Int) -> ByteBuffer {
+        guard var head = local.pending.first else { return ByteBuffer() }
+        var merged: ByteBuffer
+        if head.readableBytes <= room {
+            merged = local.pending.removeFirst()
+        } else {
+            merged = head.readSlice(length: room) ?? ByteBuffer()
+            local.pending[local.pending.startIndex] = head
+        }
+        while merged.readableBytes < room, let next = local.pending.first, next.readableBytes <= room - merged.readableBytes {
+            var next = local.pending.removeFirst()
+            merged.writeBuffer(&next)
+        }
+        return merged
+    }
+
+    private func sendData(
+        _ data: TunnelData, length: Int, on local: TunnelStream, statistics encoder: StreamStatistics?,
+        uncompressed: Bool = false
+    ) {
+        send(.data(stream: local.id, data))
+        statistics.update {
+            $0.applicationBytesSent += UInt64(length)
+            if data.isPlain || uncompressed { $0.plainBytesSent += UInt64(length) }
+            if let encoder {
+                $0.chunks = encoder.chunks
+                $0.chunkHits = encoder.windowReferences + encoder.storeReferences
+            }
+        }
+    }
+
+    /// Runs `work` on the pool (or inline without one), then `then` on the event loop unless the link closed.
+    private func run<T: Sendable>(
+        _ work: @escaping @Sendable () throws -> T, then: @escaping (PeerSession, Result<T, any Error>) -> Void
+    ) {
+        guard let loop = context?.eventLoop else { return }
+        guard let offload else {
+            then(self, Result { try work() })
             return
         }
-        stream.reading = true
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        offload.runIfActive(eventLoop: loop, work).assumeIsolated().whenComplete { result in
+            let session = bound.value
+            guard session.machine.phase != .closed else { return }
+            then(session, result)
+        }
+    }
+
+    private func requestRead(_ local: TunnelStream) {
+        guard let channel = local.channel, !local.localEOF, !local.reading, local.pendingBytes == 0,
+            let stream = machine.streams[local.id], stream.sendCredit > 0
+        else { return }
+        guard machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false else {
+            starve(local)
+            return
+        }
+        local.reading = true
         channel.read()
     }
 
-    private func starve(_ stream: TunnelStream) {
-        if !stream.starved {
-            stream.starved = true
-            starved.append(stream.id)
+    private func starve(_ local: TunnelStream) {
+        if !local.starved {
+            local.starved = true
+            starved.append(local.id)
         }
-    }
-
-    private func credited(_ increment: Int, on id: UInt32) {
-        guard let stream = streams[id] else { return }
-        let released = min(increment, stream.outstanding)
-        stream.outstanding -= released
-        inFlight -= released
-        guard stream.sendCredit + increment <= 1 << 31 else {
-            fail(TunnelError(.flowControl, "\(peerName) raised stream \(id)'s credit beyond 2 GiB"))
-            return
-        }
-        stream.sendCredit += increment
-        pump(stream)
-        if released > 0 { wakeStarved() }
     }
 
     private func wakeStarved() {
-        guard !starved.isEmpty, inFlight < sendBudget else { return }
+        guard !starved.isEmpty, machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false else {
+            return
+        }
         let waiting = starved
         starved.removeAll()
         for id in waiting {
-            guard let stream = streams[id] else { continue }
-            stream.starved = false
-            pump(stream)
+            guard let local = locals[id] else { continue }
+            local.starved = false
+            pump(local)
         }
     }
 
     // MARK: Data from the peer
 
-    private func received(_ data: TunnelData, on id: UInt32) {
+    /// DATA that passed the state machine's checks (its declared length is charged). Plain DATA is verified
+    /// here; engine DATA is decoded on the pool (after its chunks are pinned, and any supplied ones stored),
+    /// while the frames behind it wait.
+    private func received(_ data: TunnelData, on id: UInt32, _ result: PeerStateMachine.DataResult) {
         guard !data.isPlain else {
-            deliver(data, on: id)
-            return
-        }
-        let missing = decoder.missingReferences(data)
-        guard missing.isEmpty else {
-            statistics.update {
-                $0.chunkMisses += UInt64(missing.count)
-                $0.chunkRequests += 1
-            }
-            awaiting.formUnion(missing)
-            blocked.append(.data(stream: id, data))
-            var rest = missing[...]
-            while !rest.isEmpty {
-                let part = rest.prefix(TunnelProtocol.maximumFingerprintsPerFrame)
-                rest = rest.dropFirst(part.count)
-                send(.chunkRequest(Array(part)))
+            do {
+                deliver(try LinkDecoder.verifyPlain(data), declared: Int(data.decodedLength), on: id, result)
+            } catch {
+                decodeFailed(error, declared: Int(data.decodedLength), on: id)
             }
             return
         }
-        deliver(data, on: id)
+        guard let engine else { return }
+        decoding = true
+        let supplied = supplies
+        supplies.removeAll()
+        run({ () -> DecodeOutcome in
+            for (fingerprint, bytes) in supplied where !engine.decoder.supply(fingerprint, bytes) {
+                return .mismatched(fingerprint)
+            }
+            let missing = engine.decoder.missingReferences(data)
+            guard missing.isEmpty else { return .missing(missing) }
+            do throws(TunnelError) {
+                return .decoded(try engine.decoder.decode(data))
+            } catch {
+                return .failed(error)
+            }
+        }) { session, outcome in
+            session.decoding = false
+            switch outcome {
+            case .success(.decoded(let bytes)):
+                session.deliver(bytes, declared: Int(data.decodedLength), on: id, result)
+                session.replayHeld()
+            case .success(.missing(let missing)):
+                session.statistics.update { $0.chunkMisses += UInt64(missing.count) }
+                session.hold(.data(id, data, result), missing: missing, first: true)
+            case .success(.mismatched(let fingerprint)):
+                session.misbehaved(.chunkNotSupplied(fingerprint, mismatched: true))
+            case .success(.failed(let error)):
+                session.decodeFailed(error, declared: Int(data.decodedLength), on: id)
+                session.replayHeld()
+            case .failure(let error):
+                session.fail(TunnelError(.decodeFailed, "the decoder could not run: \(error)"))
+            }
+            session.flushIfNeeded()
+        }
+    }
+
+    /// What a decode job found.
+    private enum DecodeOutcome: Sendable {
+        case decoded(ByteBuffer)
+        case missing([Fingerprint])
+        case mismatched(Fingerprint)
+        case failed(TunnelError)
+    }
+
+    /// Holds a frame behind the one being decoded or missing chunks, and asks for chunks not yet asked for.
+    private func hold(_ frame: PeerStateMachine.HeldFrame, missing: [Fingerprint] = [], first: Bool = false) {
+        let (result, request) = machine.hold(frame, missing: missing, first: first, at: now)
+        guard apply(result) else { return }
+        var rest = request[...]
+        while !rest.isEmpty {
+            let part = rest.prefix(TunnelProtocol.maximumFingerprintsPerFrame)
+            rest = rest.dropFirst(part.count)
+            send(.chunkRequest(Array(part)))
+            statistics.update { $0.chunkRequests += 1 }
+        }
     }
 
     private func supplied(_ fingerprint: Fingerprint, _ bytes: [UInt8]?) {
-        guard awaiting.remove(fingerprint) != nil else { return }
-        guard let bytes, decoder.supply(fingerprint, bytes) else {
-            fail(
-                TunnelError(
-                    .missingChunk,
-                    "\(peerName) could not supply chunk \(fingerprint)"
-                        + (bytes == nil ? "" : " (its bytes did not match the fingerprint)")))
-            return
-        }
-        guard awaiting.isEmpty else { return }
-        // The head frame is complete: replay the queue until it blocks again.
-        let queue = blocked
-        blocked.removeAll()
-        for (index, frame) in queue.enumerated() {
-            if index == 0, case .data(let id, let data) = frame {
-                // Its chunks are supplied; pin the ones the store already held and deliver.
-                let stillMissing = decoder.missingReferences(data)
-                guard stillMissing.isEmpty else {
-                    fail(TunnelError(.missingChunk, "chunk \(stillMissing[0]) vanished while it was being fetched"))
-                    return
-                }
-                deliver(data, on: id)
-            } else if !blocked.isEmpty {
-                blocked.append(frame)
+        guard apply(machine.receiveChunkReply(fingerprint, supplied: bytes != nil)), let bytes else { return }
+        // The next decode job checks the bytes against the fingerprint and stores them, off the event loop.
+        supplies.append((fingerprint, bytes))
+        replayHeld()
+    }
+
+    /// Once nothing is being decoded or awaited, processes the held frames in order until one blocks again.
+    private func replayHeld() {
+        guard !decoding, let queue = machine.releaseHeld() else { return }
+        for frame in queue {
+            if decoding || machine.isBlocked {
+                hold(frame)
             } else {
-                process(frame)
+                switch frame {
+                case .data(let id, let data, let result): received(data, on: id, result)
+                case .frame(let frame): process(frame)
+                }
             }
-            if phase == .closed { return }
+            if machine.phase == .closed { return }
         }
     }
 
-    private func deliver(_ data: TunnelData, on id: UInt32) {
-        let bytes: ByteBuffer
-        do {
-            bytes = data.isPlain ? try LinkDecoder.verifyPlain(data) : try decoder.decode(data)
-        } catch {
-            if error.code == .checksumMismatch, let stream = streams[id] {
-                logger("stream \(id) from \(peerName): \(error); resetting it")
-                remove(stream, abort: true)
-                send(.reset(stream: id, code: .checksumMismatch, reason: error.message))
-                return
-            }
-            fail(error)
+    private func decodeFailed(_ error: TunnelError, declared: Int, on id: UInt32) {
+        machine.discarded(declared)
+        if error.code == .checksumMismatch, machine.streams[id] != nil {
+            logger("stream \(id) from \(peerName): \(error); resetting it")
+            remove(id, abort: true)
+            send(.reset(stream: id, code: .checksumMismatch, reason: error.message))
             return
         }
-        guard let stream = streams[id], let channel = stream.channel else { return }
-        let length = bytes.readableBytes
-        guard length <= stream.receiveAllowance, receivedUncredited + length <= configuration.linkBudget else {
-            fail(
-                TunnelError(
-                    .flowControl,
-                    "\(peerName) sent \(length) bytes on stream \(id) with \(stream.receiveAllowance) of credit"))
+        fail(TunnelError(error.code, "\(peerName): \(error.message)"))
+    }
+
+    /// Hands verified bytes to the stream's local connection, or drops them for a stream closed here.
+    private func deliver(_ bytes: ByteBuffer, declared: Int, on id: UInt32, _ result: PeerStateMachine.DataResult) {
+        guard result == .deliver, let channel = locals[id]?.channel else {
+            machine.discarded(declared)
             return
         }
-        stream.receiveAllowance -= length
-        stream.unwritten += length
-        receivedUncredited += length
-        statistics.update { $0.applicationBytesReceived += UInt64(length) }
+        machine.handedOver(declared, on: id)
+        statistics.update { $0.applicationBytesReceived += UInt64(declared) }
         let bound = NIOLoopBound(self, eventLoop: channel.eventLoop)
         channel.writeAndFlush(bytes).assumeIsolated().whenComplete { result in
-            bound.value.written(length, on: stream, success: (try? result.get()) != nil)
+            bound.value.written(declared, on: id, success: (try? result.get()) != nil)
         }
     }
 
-    private func written(_ length: Int, on stream: TunnelStream, success: Bool) {
-        receivedUncredited -= length
-        stream.unwritten -= length
-        guard streams[stream.id] === stream, phase == .ready else { return }
-        if success {
-            stream.receiveAllowance += length
-            let growth = windowGrowth(stream, delivered: length)
-            stream.receiveAllowance += growth
-            send(.windowUpdate(stream: stream.id, increment: UInt32(length + growth)))
-            finishIfDone(stream)
+    private func written(_ length: Int, on id: UInt32, success: Bool) {
+        let increment = machine.written(length, on: id, success: success, at: now, roundTrip: roundTrip)
+        guard machine.phase == .ready, machine.streams[id] != nil else { return }
+        if let increment {
+            send(.windowUpdate(stream: id, increment: UInt32(increment)))
+            finishIfDone(id)
         } else {
-            remove(stream, abort: true)
-            send(.reset(stream: stream.id, code: .linkClosed, reason: "the local connection stopped accepting data"))
+            remove(id, abort: true)
+            send(.reset(stream: id, code: .linkClosed, reason: "the local connection stopped accepting data"))
         }
         flushIfNeeded()
     }
 
-    /// How much to grow a stream's window after `delivered` more bytes reached its application: the window
-    /// doubles (up to the maximum) when the whole of it was used within two round trips.
-    private func windowGrowth(_ stream: TunnelStream, delivered: Int) -> Int {
-        guard let roundTrip, let now = context?.eventLoop.now else { return 0 }
-        if stream.deliveredInEpoch == 0 && stream.epochStart == .uptimeNanoseconds(0) { stream.epochStart = now }
-        stream.deliveredInEpoch += delivered
-        guard stream.deliveredInEpoch >= stream.window else { return 0 }
-        let fast = now - stream.epochStart < roundTrip * 2
-        stream.deliveredInEpoch = 0
-        stream.epochStart = now
-        guard fast, stream.window < configuration.maximumStreamWindow else { return 0 }
-        let growth = min(stream.window, configuration.maximumStreamWindow - stream.window)
-        stream.window += growth
-        return growth
-    }
-
-    private func peerHalfClosed(_ id: UInt32) {
-        guard let stream = streams[id], !stream.peerHalfClosed else { return }
-        stream.peerHalfClosed = true
-        // close(mode: .output) waits for the writes already queued, so no byte is cut off.
-        stream.channel?.close(mode: .output, promise: nil)
-        finishIfDone(stream)
-    }
-
-    private func finishIfDone(_ stream: TunnelStream) {
-        guard stream.sentHalfClose, stream.peerHalfClosed, stream.unwritten == 0 else { return }
-        remove(stream, abort: false)
+    private func finishIfDone(_ id: UInt32) {
+        guard machine.isDone(id) else { return }
+        remove(id, abort: false)
     }
 
     /// Forgets a stream and closes its local connection: with a TCP reset when `abort`, else gracefully.
-    private func remove(_ stream: TunnelStream, abort: Bool) {
-        guard streams.removeValue(forKey: stream.id) != nil else { return }
-        encoder.endFlow(stream.id)
-        inFlight -= stream.outstanding
-        stream.outstanding = 0
+    private func remove(_ id: UInt32, abort: Bool) {
+        let removed = machine.remove(id)
+        let local = locals.removeValue(forKey: id)
+        guard removed != nil || local != nil else { return }
+        engine?.encoder.endFlow(id)
         statistics.update {
-            $0.activeFlows = streams.count
+            $0.activeFlows = machine.streams.count
             if abort { $0.resetFlows += 1 }
         }
-        if let channel = stream.channel {
+        if let channel = local?.channel {
             if abort { Self.abort(channel) } else { channel.close(promise: nil) }
         }
-        stream.channel = nil
+        local?.channel = nil
         wakeStarved()
-        if draining && streams.isEmpty { context?.close(promise: nil) }
+        if machine.draining && machine.streams.isEmpty { context?.close(promise: nil) }
     }
 
     /// Closes a local connection with a TCP reset (SO_LINGER 0), so its application sees an error, not an EOF.
@@ -648,9 +749,9 @@ final class PeerSession: ChannelInboundHandler {
 
     /// Stops accepting streams, lets open ones finish within the drain timeout, then resets the rest.
     func drain() {
-        guard phase != .closed, let context else { return }
-        draining = true
-        if streams.isEmpty {
+        guard machine.phase != .closed, let context else { return }
+        machine.startDraining()
+        if machine.streams.isEmpty {
             send(.goAway(code: .shuttingDown, reason: "shutting down"))
             flushIfNeeded()
             context.close(promise: nil)
@@ -664,27 +765,33 @@ final class PeerSession: ChannelInboundHandler {
 
     /// Reports a fatal error to the peer (GOAWAY) and closes the link.
     func fail(_ error: TunnelError) {
-        guard phase != .closed, let context else { return }
+        guard machine.phase != .closed, let context else { return }
         logger("closing the link to \(peerName): \(error)")
         context.writeAndFlush(wrapOutboundOut(.goAway(code: error.code, reason: error.message)), promise: nil)
         context.close(promise: nil)
         teardown(reason: error.description)
     }
 
+    /// Ends the link's life here: resets the open streams and lets go of everything the link held.
     private func teardown(reason: String) {
-        guard phase != .closed else { return }
-        phase = .closed
+        guard machine.phase != .closed else { return }
+        machine.close()
         keepalive?.cancel()
         keepalive = nil
-        let open = Array(streams.values)
-        for stream in open { remove(stream, abort: true) }
+        let open = Set(machine.streams.keys).union(locals.keys).sorted()
+        for id in open { remove(id, abort: true) }
         if !open.isEmpty { logger("\(reason): reset \(open.count) open stream(s)") }
+        starved.removeAll()
+        supplies.removeAll()
+        engine = nil
+        context = nil
+        onReady = nil
         onClose?(self)
         onClose = nil
     }
 
     private func send(_ frame: TunnelFrame) {
-        guard phase != .closed, let context else { return }
+        guard machine.phase != .closed, let context else { return }
         context.write(wrapOutboundOut(frame), promise: nil)
         needsFlush = true
     }
@@ -696,41 +803,39 @@ final class PeerSession: ChannelInboundHandler {
     }
 }
 
-/// The state of one multiplexed stream at one end.
+/// The local side of one stream: its socket, the bytes read from it and not yet sent, and how its flow is
+/// carried. The stream's accounting lives in ``PeerStateMachine``.
 final class TunnelStream {
     let id: UInt32
     /// The local TCP connection, once there is one.
     var channel: (any Channel)?
-    /// Decoded bytes this end may still send.
-    var sendCredit = 0
-    /// Bytes sent and not yet credited back.
-    var outstanding = 0
     /// Bytes read from the local connection, not yet sent.
     var pending = CircularBuffer<ByteBuffer>()
     var pendingBytes = 0
-    /// Decoded bytes the peer may still send.
-    var receiveAllowance: Int
-    /// The receive window now: the initial window, grown by tuning.
-    var window: Int
-    /// Bytes delivered since `epochStart`, the start of the current tuning period.
-    var deliveredInEpoch = 0
-    var epochStart = NIODeadline.uptimeNanoseconds(0)
-    /// Bytes received and handed to the local connection, not yet written by it.
-    var unwritten = 0
     var localEOF = false
-    var sentHalfClose = false
-    var peerHalfClosed = false
     var reading = false
     var starved = false
+    /// A batch of this stream is being encoded.
+    var encoding = false
     /// Encoded batches in a row that neither compressed nor deduplicated.
     var incompressibleStreak = 0
     /// Plain batches since the last probe through the engine.
     var plainBatches = 0
 
-    init(id: UInt32, window: Int) {
-        self.id = id
-        self.receiveAllowance = window
-        self.window = window
+    init(id: UInt32) { self.id = id }
+}
+
+/// One link's encoder and decoder, handed to pool threads.
+///
+/// `@unchecked Sendable`: the session runs at most one encode and one decode job at a time and touches the
+/// encoder on the event loop only through ``LinkEncoder/answer(_:)``, which locks.
+final class LinkEngine: @unchecked Sendable {
+    let encoder: LinkEncoder
+    let decoder: LinkDecoder
+
+    init(encoder: LinkEncoder, decoder: LinkDecoder) {
+        self.encoder = encoder
+        self.decoder = decoder
     }
 }
 

@@ -19,7 +19,11 @@ final class SessionRegistry: Sendable {
             statistics: session.statistics, session: NIOLoopBound(session, eventLoop: channel.eventLoop),
             closed: channel.closeFuture)
         entries.withLock { $0[key] = entry }
-        channel.closeFuture.whenComplete { _ in self.entries.withLock { _ = $0.removeValue(forKey: key) } }
+        TunnelMetrics.shared.linkOpened()
+        channel.closeFuture.whenComplete { _ in
+            self.entries.withLock { _ = $0.removeValue(forKey: key) }
+            TunnelMetrics.shared.linkClosed(entry.statistics.snapshot)
+        }
     }
 
     /// The counters of every link up now.

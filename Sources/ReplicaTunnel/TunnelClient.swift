@@ -1,6 +1,7 @@
 public import NIOCore
 import NIOPosix
 public import ReplicaCore
+import Synchronization
 
 /// One `-L` forward: a local listening port whose connections are carried to a target behind the server.
 public struct TunnelForward: Hashable, Sendable, CustomStringConvertible {
@@ -46,15 +47,22 @@ public struct TunnelForward: Hashable, Sendable, CustomStringConvertible {
 /// cut short.
 public final class TunnelClient: Sendable {
     private let core: NIOLoopBound<ClientCore>
-    private let listeners: [any Channel]
+    /// The forwards and their listeners, in the order given (reloads append new ones).
+    private let listeners: Mutex<[(forward: TunnelForward, channel: any Channel)]>
     private let registry: SessionRegistry
 
     /// The local addresses of the forwards, in the order given.
-    public var listenAddresses: [SocketAddress?] { listeners.map(\.localAddress) }
+    public var listenAddresses: [SocketAddress?] { listeners.withLock { $0.map(\.channel.localAddress) } }
 
-    private init(core: NIOLoopBound<ClientCore>, listeners: [any Channel], registry: SessionRegistry) {
+    /// The forwards carried now.
+    public var forwards: [TunnelForward] { listeners.withLock { $0.map(\.forward) } }
+
+    private init(
+        core: NIOLoopBound<ClientCore>, listeners: [(forward: TunnelForward, channel: any Channel)],
+        registry: SessionRegistry
+    ) {
         self.core = core
-        self.listeners = listeners
+        self.listeners = Mutex(listeners)
         self.registry = registry
     }
 
@@ -80,31 +88,58 @@ public final class TunnelClient: Sendable {
                     peer: peer, configuration: configuration, store: store, loop: loop, registry: registry,
                     logger: logger), eventLoop: loop)
         }.get()
-        var listeners: [any Channel] = []
+        var listeners: [(forward: TunnelForward, channel: any Channel)] = []
         do {
-            for forward in forwards {
-                let listener = try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.backlog, value: 256)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelOption(.autoRead, value: false)
-                    .childChannelOption(.allowRemoteHalfClosure, value: true)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                AcceptHandler(core: core, target: forward.target))
-                        }
-                    }
-                    .bind(host: forward.bindHost, port: forward.localPort)
-                    .get()
-                listeners.append(listener)
-            }
+            for forward in forwards { listeners.append((forward, try await listen(forward, core: core))) }
         } catch {
-            for listener in listeners { try? await listener.close() }
+            for listener in listeners { try? await listener.channel.close() }
             throw error
         }
         try await loop.submit { core.value.connect() }.get()
         return TunnelClient(core: core, listeners: listeners, registry: registry)
+    }
+
+    private static func listen(_ forward: TunnelForward, core: NIOLoopBound<ClientCore>) async throws -> any Channel {
+        try await ServerBootstrap(group: core.eventLoop)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptHandler(core: core, target: forward.target))
+                }
+            }
+            .bind(host: forward.bindHost, port: forward.localPort)
+            .get()
+    }
+
+    /// Makes `forwards` the carried set: binds the new ones and closes the listeners of those gone. Flows
+    /// already open keep running, whichever listener accepted them.
+    ///
+    /// - Returns: the forwards added and removed.
+    /// - Throws: a bind error of a new forward; the ones bound before it stay.
+    @discardableResult
+    public func updateForwards(
+        _ forwards: [TunnelForward]
+    ) async throws -> (added: [TunnelForward], removed: [TunnelForward]) {
+        let current = self.forwards
+        let removed = current.filter { !forwards.contains($0) }
+        for forward in removed {
+            let channel = listeners.withLock { list -> (any Channel)? in
+                guard let index = list.firstIndex(where: { $0.forward == forward }) else { return nil }
+                return list.remove(at: index).channel
+            }
+            try? await channel?.close()
+        }
+        var added: [TunnelForward] = []
+        for forward in forwards where !current.contains(forward) {
+            let channel = try await Self.listen(forward, core: core)
+            listeners.withLock { $0.append((forward, channel)) }
+            added.append(forward)
+        }
+        return (added, removed)
     }
 
     /// The counters of the current link, or `nil` while it is down.
@@ -117,7 +152,7 @@ public final class TunnelClient: Sendable {
 
     /// Closes the listeners, lets open streams drain (up to the drain timeout), then closes the link.
     public func shutdown() async {
-        for listener in listeners { try? await listener.close() }
+        for listener in listeners.withLock({ $0 }) { try? await listener.channel.close() }
         try? await core.eventLoop.submit { self.core.value.stop() }.get()
         await registry.drainAll()
     }

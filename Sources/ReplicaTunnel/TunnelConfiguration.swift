@@ -18,7 +18,8 @@ public struct TunnelConfiguration: Sendable {
     public var batchLimit: Int
     /// The largest frame payload accepted from the peer.
     public var frameLimit: Int
-    /// The most streams open at once on one link.
+    /// The most streams open at once on one link, counting those whose target connection is still pending: the
+    /// flows one client may hold on one link. An OPEN past it is reset with `tooManyStreams`.
     public var maximumStreams: Int
     /// How often a PING is sent on an idle-or-not link.
     public var keepaliveInterval: TimeAmount
@@ -33,6 +34,8 @@ public struct TunnelConfiguration: Sendable {
     public var linkWait: TimeAmount
     /// How long a graceful shutdown lets open flows drain before resetting them.
     public var drainTimeout: TimeAmount
+    /// The bounds on what one peer can make this end spend: rate limits, reply and miss queues, timeouts.
+    public var limits: TunnelLimits
 
     /// Creates a checked configuration.
     ///
@@ -50,7 +53,8 @@ public struct TunnelConfiguration: Sendable {
         reconnectInitialDelay: TimeAmount = .milliseconds(100),
         reconnectMaximumDelay: TimeAmount = .seconds(5),
         linkWait: TimeAmount = .zero,
-        drainTimeout: TimeAmount = .seconds(5)
+        drainTimeout: TimeAmount = .seconds(5),
+        limits: TunnelLimits? = nil
     ) throws {
         func check(_ ok: Bool, _ setting: String, _ message: String) throws(TunnelError) {
             if !ok { throw TunnelError(.invalidArgument, "\(setting): \(message)") }
@@ -73,7 +77,14 @@ public struct TunnelConfiguration: Sendable {
         try check(
             reconnectInitialDelay > .zero && reconnectMaximumDelay >= reconnectInitialDelay, "reconnect delays",
             "must be positive, the maximum at least the initial")
-        self.encoder = try encoder ?? Self.defaultEncoder()
+        var engine = try encoder ?? Self.defaultEncoder()
+        // Each direction's decoder keeps zstd's history within the link's decoder memory limit: the long window
+        // is capped at 2^25 bytes, whatever the configuration asks for.
+        if let log = engine.codec.longWindowLog, log > Self.defaultLongWindowLog {
+            engine.codec = try CodecConfiguration(
+                engine.codec.kind, level: engine.codec.level, longWindowLog: Self.defaultLongWindowLog)
+        }
+        self.encoder = engine
         self.streamWindow = streamWindow
         self.maximumStreamWindow = maximumStreamWindow
         self.linkBudget = linkBudget
@@ -86,6 +97,7 @@ public struct TunnelConfiguration: Sendable {
         self.reconnectMaximumDelay = reconnectMaximumDelay
         self.linkWait = linkWait
         self.drainTimeout = drainTimeout
+        self.limits = try limits ?? TunnelLimits()
     }
 
     /// The long-distance window log of the tunnel's zstd: 25 (32 MiB, as its reference window), so each

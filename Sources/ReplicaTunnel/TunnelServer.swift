@@ -1,6 +1,7 @@
 public import NIOCore
 import NIOPosix
 public import ReplicaCore
+import Synchronization
 
 /// The far end of a tunnel: accepts peer links and connects their streams to the targets its allow-list permits.
 ///
@@ -12,13 +13,24 @@ public import ReplicaCore
 public final class TunnelServer: Sendable {
     private let listener: any Channel
     private let registry: SessionRegistry
+    private let allowList: AllowListHolder
 
     /// The address the server listens on (with the real port when 0 was asked for).
     public var localAddress: SocketAddress? { listener.localAddress }
 
-    private init(listener: any Channel, registry: SessionRegistry) {
+    /// The allow-list links that come up from now on get.
+    public var currentAllowList: TunnelAllowList { allowList.value.withLock { $0 } }
+
+    private init(listener: any Channel, registry: SessionRegistry, allowList: AllowListHolder) {
         self.listener = listener
         self.registry = registry
+        self.allowList = allowList
+    }
+
+    /// Replaces the allow-list for links that come up from now on; links up now keep the list they started with,
+    /// and their open flows are untouched.
+    public func updateAllowList(_ allowList: TunnelAllowList) {
+        self.allowList.value.withLock { $0 = allowList }
     }
 
     /// Binds the listener and starts accepting peer links.
@@ -36,6 +48,7 @@ public final class TunnelServer: Sendable {
         group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
     ) async throws -> TunnelServer {
         let registry = SessionRegistry()
+        let holder = AllowListHolder(allowList)
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -43,7 +56,7 @@ public final class TunnelServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let session = try PeerSession(
-                        role: .server(allowList), configuration: configuration, store: store,
+                        role: .server(holder.value.withLock { $0 }), configuration: configuration, store: store,
                         peerName: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "peer", logger: logger)
                     try PeerChannel.configure(channel, session: session)
                     registry.add(session, channel: channel)
@@ -51,7 +64,7 @@ public final class TunnelServer: Sendable {
             }
             .bind(host: listen.host, port: listen.port)
             .get()
-        return TunnelServer(listener: listener, registry: registry)
+        return TunnelServer(listener: listener, registry: registry, allowList: holder)
     }
 
     /// The counters of every link up now.
@@ -62,4 +75,10 @@ public final class TunnelServer: Sendable {
         try? await listener.close()
         await registry.drainAll()
     }
+}
+
+/// The server's current allow-list, shared with its accept path.
+private final class AllowListHolder: Sendable {
+    let value: Mutex<TunnelAllowList>
+    init(_ allowList: TunnelAllowList) { value = Mutex(allowList) }
 }

@@ -56,5 +56,12 @@ public final class TunnelStatisticsBox: Sendable {
     /// A copy of the counters now.
     public var snapshot: TunnelStatistics { state.withLock { $0 } }
 
-    func update(_ body: (inout TunnelStatistics) -> Void) { state.withLock { body(&$0) } }
+    func update(_ body: (inout TunnelStatistics) -> Void) {
+        let (old, new) = state.withLock { statistics in
+            let old = statistics
+            body(&statistics)
+            return (old, statistics)
+        }
+        TunnelMetrics.shared.record(from: old, to: new)
+    }
 }

@@ -147,7 +147,7 @@ struct ErrorPathTests {
         "usage errors exit with 2 and say replica:",
         arguments: [
             (["--bogus"], "replica: Unknown option '--bogus'"),
-            (["-T", "4", "a.txt"], "replica: the engine is single-threaded for now: -T/--threads accepts only 1."),
+            (["-T", "257", "a.txt"], "replica: -T/--threads must be 0 (one per core) to 256, got 257."),
             (["-25", "a.txt"], "replica: level 25 is outside 1...19."),
             (["--codec", "lz4", "-15", "a.txt"], "replica: invalid level: lz4 levels are 1...12, got 15."),
             (["--chunk-size", "12", "a.txt"], "replica: invalid averageSize: 12 is outside 64...4194304."),

@@ -34,6 +34,7 @@ struct HelpTests {
                                       link between two accelerators.
               store                   Create, inspect, check and maintain a persistent
                                       chunk store.
+              config                  Check accelerator config files.
 
               See 'replica help <subcommand>' for detailed help.
 
@@ -58,8 +59,8 @@ struct HelpTests {
               --chunk-size <size>     Average chunk size; min = 1/4, max = 4x. (default: 8K)
               --window <size>         How far back repeats are found; the decoder holds
                                       this much. (default: 256M)
-              -T, --threads <n>       Threads; the engine is single-threaded: only 1.
-                                      (default: 1)
+              -T, --threads <n>       Threads; 2+ or 0 (one per core) overlap reading,
+                                      coding and writing; same output. (default: 1)
               -c, --stdout            Write to standard output; keep the source.
               -o, --output <file>     Write to this file (one input only).
               -f, --force             Overwrite existing files; write compressed data to a
@@ -84,7 +85,7 @@ struct HelpTests {
 
             Example: replica -d big.log.rpl   (writes big.log)
 
-            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica decompress [--memory <size>] [--threads <n>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to decompress; none or - reads stdin.
@@ -92,6 +93,8 @@ struct HelpTests {
             OPTIONS:
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              -T, --threads <n>       Threads; 2+ or 0 (one per core) overlap reading,
+                                      coding and writing; same output. (default: 1)
               -c, --stdout            Write to standard output; keep the source.
               -o, --output <file>     Write to this file (one input only).
               -f, --force             Overwrite existing files; write compressed data to a

@@ -25,6 +25,7 @@ import Testing
         #expect(statistics.plainBytesSent > UInt64(payload.count / 2))
         #expect(linkBytes[0] > UInt64(payload.count))
         #expect(linkBytes[1] < UInt64(payload.count / 20), "second transfer: \(linkBytes[1]) bytes on the link")
+        print("IncompressibleFlowTests: link bytes \(linkBytes) for \(payload.count) bytes sent twice")
         await pair.shutdown()
         try await sink.channel.close()
         try await group.shutdownGracefully()

@@ -13,7 +13,7 @@ import Testing
             keepaliveTimeout: .seconds(3))
         let session = try PeerSession(
             role: role, configuration: configuration, store: MemoryChunkStore(capacity: 1 << 20), peerName: "test",
-            logger: { _ in })
+            offload: nil, logger: { _ in })
         let channel = EmbeddedChannel(handler: session)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, session)
@@ -101,18 +101,28 @@ import Testing
         #expect(!channel.isActive)
     }
 
-    @Test func dataForUnknownStreamsIsDroppedAndServerOpensAreRefused() throws {
-        let (channel, _) = try makeChannel(role: .client)
+    @Test func dataOnAStreamNeverOpenedClosesTheLinkUndecoded() throws {
+        let (channel, session) = try makeChannel(role: .client)
         try channel.writeInbound(hello())
         _ = try outbound(channel)
-        // Data on a stream the client never opened is decoded (to keep the direction in step) and dropped.
         let configuration = try TunnelConfiguration.defaultEncoder()
         let encoder = try LinkEncoder(
             configuration: configuration, store: MemoryChunkStore(capacity: 1 << 20), retentionLimit: 1 << 20)
         let data = try encoder.encode(ByteBuffer(repeating: 7, count: 1000))
         try channel.writeInbound(TunnelFrame.data(stream: 9, data))
-        #expect(channel.isActive)
-        // A server may not open streams.
+        guard case .goAway(let code, let reason) = try outbound(channel).last else {
+            Issue.record("no GOAWAY for DATA on a stream never opened")
+            return
+        }
+        #expect(code == .protocolViolation)
+        #expect(reason.contains("stream 9, which was never opened"))
+        #expect(!channel.isActive)
+        #expect(!session.holdsResources)
+    }
+
+    @Test func aServerMayNotOpenStreams() throws {
+        let (channel, _) = try makeChannel(role: .client)
+        try channel.writeInbound(hello())
         try channel.writeInbound(TunnelFrame.open(stream: 3, target: TunnelTarget(host: "a", port: 1), window: 1))
         #expect(!channel.isActive)
     }

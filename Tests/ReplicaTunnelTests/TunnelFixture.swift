@@ -145,19 +145,30 @@ func runFlow(
     }
 }
 
-/// A tunnel server and client on 127.0.0.1 forwarding one local port to `target`.
+/// A tunnel server and client on 127.0.0.1 forwarding one local port to `target`. Both run on a
+/// `DiskChunkStore` in a scratch directory (64 MiB, so longer tests evict) unless a test passes a store to
+/// inject a fault.
 struct TunnelPair {
     let server: TunnelServer
     let client: TunnelClient
     let log: LogCollector
+    let scratch: [ScratchStore]
     var localPort: Int { client.listenAddresses.first??.port ?? 0 }
 
     static func start(
         targetPort: Int, group: any EventLoopGroup, serverGroup: (any EventLoopGroup)? = nil,
-        serverStore: any ChunkStore = WipeableStore(), clientStore: any ChunkStore = WipeableStore(),
+        serverStore: (any ChunkStore)? = nil, clientStore: (any ChunkStore)? = nil,
         configuration: TunnelConfiguration? = nil, serverPort: Int = 0, allow: String? = nil
     ) async throws -> TunnelPair {
         let configuration = try configuration ?? TunnelConfiguration()
+        var scratch: [ScratchStore] = []
+        func disk() throws -> any ChunkStore {
+            let store = try ScratchStore(capacity: 64 << 20)
+            scratch.append(store)
+            return store.store
+        }
+        let serverStore = try serverStore ?? disk()
+        let clientStore = try clientStore ?? disk()
         let log = LogCollector()
         let server = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
@@ -168,12 +179,13 @@ struct TunnelPair {
             forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: targetPort))],
             configuration: configuration, store: clientStore, group: group, logger: { log.logger("client: " + $0) })
         try await waitUntil { await client.isConnected }
-        return TunnelPair(server: server, client: client, log: log)
+        return TunnelPair(server: server, client: client, log: log, scratch: scratch)
     }
 
     func shutdown() async {
         await client.shutdown()
         await server.shutdown()
+        for store in scratch { store.remove() }
     }
 }
 

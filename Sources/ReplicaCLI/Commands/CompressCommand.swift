@@ -13,6 +13,9 @@ struct CompressCommand: ParsableCommand {
     var tuning: TuningOptions
 
     @OptionGroup
+    var threads: ThreadOptions
+
+    @OptionGroup
     var output: OutputOptions
 
     @Option(help: ArgumentHelp("Send chunks this store holds by reference, and add the rest to it.", valueName: "dir"))
@@ -26,9 +29,10 @@ struct CompressCommand: ParsableCommand {
     func run() throws {
         let configuration = try tuning.configuration()
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
-        let transcoder = Transcoder(direction: .compress, options: output) {
+        var transcoder = Transcoder(direction: .compress, options: output) {
             EncodingTransform(try StreamEncoder(configuration: configuration, store: chunkStore))
         }
+        transcoder.pipelined = threads.pipelined
         let succeeded = transcoder.run(files)
         try chunkStore?.close()
         guard succeeded else { throw ExitCode.failure }

@@ -13,6 +13,9 @@ struct DecompressCommand: ParsableCommand {
     var limits: DecoderLimitOptions
 
     @OptionGroup
+    var threads: ThreadOptions
+
+    @OptionGroup
     var output: OutputOptions
 
     @Option(help: ArgumentHelp("Resolve references from this store, and add the new chunks to it.", valueName: "dir"))
@@ -26,9 +29,10 @@ struct DecompressCommand: ParsableCommand {
     func run() throws {
         let options = DecoderOptions(memoryLimit: limits.memory.value)
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
-        let transcoder = Transcoder(direction: .decompress, options: output) {
+        var transcoder = Transcoder(direction: .decompress, options: output) {
             try DecodingTransform { try StreamDecoder(options: options, store: chunkStore) }
         }
+        transcoder.pipelined = threads.pipelined
         let succeeded = transcoder.run(files)
         try chunkStore?.close()
         guard succeeded else { throw ExitCode.failure }

@@ -13,6 +13,8 @@ struct Transcoder {
 
     let direction: Direction
     let options: OutputOptions
+    /// Whether to run read, transform and write on three threads (`-T` above 1).
+    var pipelined = false
     /// A fresh encoder or decoder for each input.
     let makeTransform: () throws -> any StreamTransform
 
@@ -70,7 +72,11 @@ struct Transcoder {
             progress = options.reporting.progressMeter(for: input)
             let clock = ContinuousClock()
             let started = clock.now
-            try StreamPump.run(input, through: transform, to: sink, progress: progress)
+            if pipelined {
+                try PipelinedPump.run(input, through: transform, to: sink, progress: progress)
+            } else {
+                try StreamPump.run(input, through: transform, to: sink, progress: progress)
+            }
             progress?.clear()
             try pendingFile?.commit()
             let wroteRegularFile = pendingFile is AtomicFile

@@ -21,6 +21,16 @@ final class EncodingTransform: StreamTransform {
 
     init(_ encoder: StreamEncoder) { self.encoder = encoder }
 
+    /// The encoder's configuration: a pipeline cuts and fingerprints with it on another thread.
+    var configuration: EncoderConfiguration { encoder.configuration }
+
+    /// Encodes chunks a pipeline cut and fingerprinted, appending the output to `output`.
+    func encode(_ batch: ChunkBatch, into output: inout [UInt8]) throws {
+        try batch.forEach { chunk, fingerprint in
+            try encoder.encode(chunk: chunk, fingerprint: fingerprint, into: &output)
+        }
+    }
+
     func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws {
         try encoder.encode(bytes, into: &output)
         try drain(deliver)

@@ -91,18 +91,32 @@ enum SignalWatcher {
             // A signal ignored when the process started (a background job's SIGINT) is discarded by the
             // kernel and never reaches sigwait, as the shell intends.
             var set = signalSet()
-            var received: Int32 = 0
-            while sigwait(&set, &received) != 0 {}
+            // A daemon with a reload handler (the tunnel) takes SIGHUP as "re-read the config" and goes on.
+            func next() -> Int32 {
+                var received: Int32 = 0
+                while true {
+                    while sigwait(&set, &received) != 0 {}
+                    guard received == SIGHUP, let reload = reloadHandler.withLock({ $0 }) else { return received }
+                    reload()
+                }
+            }
+            var received = next()
             // A long-running command (the tunnel) stops gracefully on the first signal; a second one kills.
             if let handler = gracefulStop.withLock({ $0.take() }) {
                 handler(received)
-                while sigwait(&set, &received) != 0 {}
+                received = next()
             }
             PendingOutputs.shared.terminate(by: received)
         }
     }
 
     private static let gracefulStop = Mutex<(@Sendable (Int32) -> Void)?>(nil)
+    private static let reloadHandler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Makes SIGHUP call `handler` (on the signal thread) instead of stopping the process.
+    static func onReload(_ handler: @escaping @Sendable () -> Void) {
+        reloadHandler.withLock { $0 = handler }
+    }
 
     /// Makes the first watched signal call `handler` (which must end the process soon) instead of terminating.
     static func onGracefulStop(_ handler: @escaping @Sendable (Int32) -> Void) {

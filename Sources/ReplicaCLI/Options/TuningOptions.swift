@@ -14,8 +14,8 @@ enum CodecName: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// How compress cuts, compresses and references: levels, `--fast`, `--codec`, `--chunk-size`, `--window`,
-/// `-T`. The `-1` ... `-19` spellings are rewritten to `--level` by ``ArgumentRewriter``.
+/// How compress cuts, compresses and references: levels, `--fast`, `--codec`, `--chunk-size`, `--window`.
+/// The `-1` ... `-19` spellings are rewritten to `--level` by ``ArgumentRewriter``.
 struct TuningOptions: ParsableArguments {
     /// The levels `-1` ... `-19` select.
     static let levels = 1...19
@@ -37,15 +37,7 @@ struct TuningOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How far back repeats are found; the decoder holds this much.", valueName: "size"))
     var window = ByteCount(EncoderConfiguration.defaultWindowSize)
 
-    @Option(
-        name: [.customShort("T"), .long],
-        help: ArgumentHelp("Threads; the engine is single-threaded: only 1.", valueName: "n"))
-    var threads = 1
-
     func validate() throws {
-        guard threads == 1 else {
-            throw ValidationError("the engine is single-threaded for now: -T/--threads accepts only 1.")
-        }
         if let level, !Self.levels.contains(level) {
             throw ValidationError("level \(level) is outside 1...19.")
         }
@@ -69,7 +61,8 @@ struct TuningOptions: ParsableArguments {
             }
         return try EncoderConfiguration(
             chunker: ChunkerConfiguration(averageSize: chunkSize.value),
-            codec: CodecConfiguration(codec.kind, level: codecLevel),
+            codec: CodecConfiguration(
+                codec.kind, level: codecLevel, longWindowLog: CodecConfiguration.longWindowLog(within: window.value)),
             windowSize: window.value)
     }
 }

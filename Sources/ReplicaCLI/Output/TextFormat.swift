@@ -72,7 +72,7 @@ extension Duration {
     }
 }
 
-/// A string made safe to embed in JSON between quotes.
+/// A string made safe to embed in JSON between quotes (and to print: DEL and C1 controls are escaped too).
 func jsonString(_ text: String) -> String {
     var escaped = "\""
     for scalar in text.unicodeScalars {
@@ -82,7 +82,7 @@ func jsonString(_ text: String) -> String {
         case "\n": escaped += "\\n"
         case "\r": escaped += "\\r"
         case "\t": escaped += "\\t"
-        case _ where scalar.value < 0x20:
+        case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value):
             let digits = String(scalar.value, radix: 16)
             escaped += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
         default: escaped.unicodeScalars.append(scalar)

@@ -27,6 +27,11 @@ public struct Chunker: Sendable {
         self.cutter = FastCDC(configuration)
     }
 
+    /// Creates a chunker whose cutter uses a chosen kernel (for tests and the benchmark's comparison).
+    package init(_ configuration: ChunkerConfiguration, kernel: FastCDC.Kernel) {
+        self.cutter = FastCDC(configuration, kernel: kernel)
+    }
+
     /// The number of bytes held back, waiting for more input to decide a cut.
     public var bufferedCount: Int { pending.count }
 
@@ -131,6 +136,7 @@ extension FastCDC {
         _ buffer: UnsafeRawBufferPointer, final: Bool, stopAt: Int,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows -> Int {
+        if kernel == .lanes { return try cutDecidedLanes(buffer, final: final, stopAt: stopAt, body) }
         let maximum = configuration.maximumSize
         var start = 0
         while start < buffer.count && start < stopAt {

@@ -7,13 +7,21 @@ public struct FastCDC: Sendable {
     /// The configuration this cutter was built from.
     public let configuration: ChunkerConfiguration
 
+    /// The loop that finds cut points over a buffer (``Chunker`` uses it; ``cut(_:)`` is always scalar).
+    package let kernel: Kernel
     let table: GearTable
     let maskSmall: UInt64
     let maskLarge: UInt64
 
     /// Creates a cutter for a checked configuration.
     public init(_ configuration: ChunkerConfiguration) {
+        self.init(configuration, kernel: .preferred(for: configuration.variant))
+    }
+
+    /// Creates a cutter that finds cuts with a chosen kernel (all kernels cut at the same offsets).
+    package init(_ configuration: ChunkerConfiguration, kernel: Kernel) {
         self.configuration = configuration
+        self.kernel = kernel
         self.table = GearTable.table(seed: configuration.seed)
         let bits = ChunkerConfiguration.maskBits(configuration.averageSize)
         self.maskSmall = GearTable.masks[bits + configuration.normalization]

@@ -29,6 +29,9 @@ public final class StreamDecoder {
     private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
     /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
     private var outputBudget = Int.max
+    /// The most output one call may produce (set by `decode(_:into:outputLimit:)`), checked against each block's
+    /// declared output length before the block is decompressed.
+    private var outputLimit = Int.max
 
     /// Creates a decoder.
     ///
@@ -70,6 +73,18 @@ public final class StreamDecoder {
             failure = error
             throw error
         }
+    }
+
+    /// Decodes the next piece of the stream like ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, but refuses a
+    /// block whose declared output would take `output` past `outputLimit` bytes, before decompressing it: a
+    /// caller that knows how much content to expect (a tunnel frame's declared length) spends no more than that.
+    ///
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; ``FormatError`` `limitExceeded` past the limit
+    ///   (terminal, like every error).
+    public func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8], outputLimit: Int) throws {
+        self.outputLimit = outputLimit
+        defer { self.outputLimit = .max }
+        try decode(bytes, into: &output)
     }
 
     /// Decodes the bytes of an array. See ``decode(_:into:)-(UnsafeRawBufferPointer,_)``.
@@ -159,6 +174,12 @@ public final class StreamDecoder {
                 let blockHeader = try BlockHeader.decode(
                     UnsafeRawBufferPointer(rebasing: rest[0..<BlockFormat.blockHeaderSize]), at: offset, limits: header)
                 let frameSize = BlockFormat.blockHeaderSize + blockHeader.storedLength
+                guard output.count + blockHeader.outputLength <= outputLimit else {
+                    throw FormatError(
+                        .limitExceeded, at: offset,
+                        "a block declares \(blockHeader.outputLength) bytes of output, past the caller's limit of "
+                            + "\(outputLimit) (\(output.count) already decoded)")
+                }
                 guard rest.count >= frameSize else { return position }
                 let stored = UnsafeRawBufferPointer(rebasing: rest[BlockFormat.blockHeaderSize..<frameSize])
                 try decodeBlock(blockHeader, stored, at: offset, header: header, into: &output)
@@ -248,6 +269,16 @@ public final class StreamDecoder {
         }
         let payloadOffset = offset + UInt64(BlockFormat.blockHeaderSize)
         var reader = ByteReader(stored)
+        if let header, header.version >= 2 {
+            guard let store else { throw FormatError(.corrupt, at: payloadOffset, "a prefix without a store") }
+            guard let prefix = try prefixRuns(&reader, store: store, maximumChunk: header.maximumChunkSize, at: payloadOffset)
+            else { return nil }
+            let frame = UnsafeRawBufferPointer(rebasing: stored[reader.position...])
+            return try prefix.withUnsafeBytes { prefixBytes in
+                try decompressor.decompress(
+                    frame, encoding: .zstdWithStorePrefix, rawLength: blockHeader.rawLength, prefix: prefixBytes)
+            }
+        }
         guard let count: UInt16 = reader.readLittleEndian(), count >= 1,
             count <= BlockFormat.maximumPrefixChunks, reader.remaining >= Int(count) * Fingerprint.byteCount
         else {
@@ -273,6 +304,55 @@ public final class StreamDecoder {
             try decompressor.decompress(
                 frame, encoding: .zstdWithStorePrefix, rawLength: blockHeader.rawLength, prefix: prefixBytes)
         }
+    }
+
+    /// The prefix of a format-2 store-prefixed block: its runs of stored chunks, resolved and concatenated, or
+    /// `nil` when the store lacks a run's first chunk (counted as missing).
+    private func prefixRuns(
+        _ reader: inout ByteReader, store: any ChunkWriting, maximumChunk: Int, at offset: UInt64
+    ) throws -> [UInt8]? {
+        guard let runCount: UInt16 = reader.readLittleEndian(), runCount >= 1,
+            runCount <= BlockFormat.maximumPrefixChunks
+        else {
+            throw FormatError(.corrupt, at: offset, "malformed prefix list")
+        }
+        var prefix: [UInt8] = []
+        var chunkCount = 0
+        var complete = true
+        for _ in 0..<runCount {
+            guard let first = reader.readFingerprint(), let count: UInt8 = reader.readLittleEndian(), count >= 1 else {
+                throw FormatError(.corrupt, at: offset, "malformed prefix run")
+            }
+            chunkCount += Int(count)
+            let check: UInt64
+            if count > 1 {
+                guard let stored: UInt64 = reader.readLittleEndian() else {
+                    throw FormatError(.corrupt, at: offset, "malformed prefix run")
+                }
+                check = stored
+            } else {
+                var canonical: [UInt8] = []
+                canonical.appendCanonical(first)
+                check = canonical.withUnsafeBytes { XXHash.hash64($0) }
+            }
+            guard chunkCount <= BlockFormat.maximumPrefixChunks else {
+                throw FormatError(.corrupt, at: offset, "prefix runs name more than 255 chunks")
+            }
+            guard
+                let chunks = try resolveRun(
+                    from: first, count: Int(count), check: check, store: store, maximumChunk: maximumChunk, at: offset)
+            else {
+                complete = false
+                continue
+            }
+            for chunk in chunks {
+                guard prefix.count + chunk.bytes.count <= BlockFormat.prefixBudget + maximumChunk else {
+                    throw FormatError(.limitExceeded, at: offset, "prefix chunks exceed the prefix budget")
+                }
+                prefix += chunk.bytes
+            }
+        }
+        return complete && missing.count == 0 ? prefix : nil
     }
 
     /// Replays a block's operations into `output` and verifies the block check.

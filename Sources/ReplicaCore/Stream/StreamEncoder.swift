@@ -43,6 +43,8 @@ public final class StreamEncoder {
     private let usesStorePrefix: Bool
     /// Where the current position probably is in the sequence of chunks the store remembers.
     private var oldStreamCursor: Fingerprint?
+    /// The cursor the last new chunk was compressed against.
+    private var previousCursor: Fingerprint?
     /// The last referenced chunk, whose successor becomes the cursor if a new chunk follows it.
     private var lastReference: Fingerprint?
     /// The store references not yet written: consecutive chunks in the store's order, sent as one run.
@@ -90,6 +92,22 @@ public final class StreamEncoder {
         writeHeaderIfNeeded(&output)
         statistics.contentBytes &+= UInt64(bytes.count)
         try chunker.append(bytes) { chunk in try self.add(chunk, output: &output) }
+    }
+
+    /// Encodes one chunk that the caller cut and fingerprinted, in input order: the seam for a pipeline that
+    /// chunks and fingerprints on another thread. The output is the same as ``encode(_:into:)`` gives for the
+    /// same input, provided the chunks come from a ``Chunker`` with this encoder's chunker configuration and
+    /// the fingerprints from its fingerprinter. Do not mix the two calls in one stream.
+    ///
+    /// - Throws: ``CodecError`` from the compressor, ``ChunkStoreError`` from the store.
+    /// - Precondition: ``finish(into:)`` has not been called and ``encode(_:into:)`` left no bytes buffered.
+    package func encode(
+        chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, into output: inout [UInt8]
+    ) throws {
+        precondition(!finished && chunker.bufferedCount == 0, "encode(chunk:) after finish or mixed with encode(_:)")
+        writeHeaderIfNeeded(&output)
+        statistics.contentBytes &+= UInt64(chunk.count)
+        try add(chunk, fingerprint: fingerprint, output: &output)
     }
 
     /// Encodes the bytes of an array. See ``encode(_:into:)-(UnsafeRawBufferPointer,_)``.
@@ -147,7 +165,10 @@ public final class StreamEncoder {
 
     /// Decides how one chunk travels: as a window reference, a store reference or a literal.
     private func add(_ chunk: UnsafeRawBufferPointer, output: inout [UInt8]) throws {
-        let fingerprint = fingerprinter.fingerprint(chunk)
+        try add(chunk, fingerprint: fingerprinter.fingerprint(chunk), output: &output)
+    }
+
+    private func add(_ chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, output: inout [UInt8]) throws {
         let length = UInt64(chunk.count)
         statistics.chunks &+= 1
         if let distance = window.distance(to: fingerprint) {
@@ -231,9 +252,18 @@ public final class StreamEncoder {
         guard usesStorePrefix, let cursor = oldStreamCursor,
             block.prefixCandidates.count < BlockFormat.maximumPrefixChunks * 2
         else { return }
+        // A block's first literal may continue a chunk the previous block began (a flush handed out its first
+        // piece, compressed against the stored chunk at the cursor then): that chunk is a candidate again.
+        if block.prefixCandidates.isEmpty, let previous = previousCursor, previous != cursor {
+            block.prefixCandidates.append(previous)
+        }
+        previousCursor = cursor
         block.prefixCandidates.append(cursor)
         let next = storedSuccessor(of: cursor)
-        if let next { block.prefixCandidates.append(next) }
+        if let next {
+            block.prefixCandidates.append(next)
+            block.storedSuccessors[cursor] = next
+        }
         oldStreamCursor = next
     }
 
@@ -258,10 +288,27 @@ public final class StreamEncoder {
             try prefix.withUnsafeBytes { try compressor.compress(body, prefix: $0) }
         }
         guard let compressed else { return nil }
+        // The prefix list as runs of chunks that follow one another in the store (format 2).
+        var runs: [StoreRun] = []
+        var previous: Fingerprint?
+        for fingerprint in chosen {
+            if configuration.storeRuns, let previous, block.storedSuccessors[previous] == fingerprint {
+                runs[runs.count - 1].extend(with: fingerprint)
+            } else {
+                var run = StoreRun()
+                run.start(with: fingerprint)
+                runs.append(run)
+            }
+            previous = fingerprint
+        }
         var payload: [UInt8] = []
-        payload.reserveCapacity(2 + chosen.count * Fingerprint.byteCount + compressed.count)
-        payload.appendLittleEndian(UInt16(chosen.count))
-        for fingerprint in chosen { payload.appendCanonical(fingerprint) }
+        payload.reserveCapacity(2 + runs.count * 25 + compressed.count)
+        payload.appendLittleEndian(UInt16(runs.count))
+        for run in runs {
+            payload.appendCanonical(run.first)
+            payload.append(UInt8(run.count))
+            if run.count > 1 { payload.appendLittleEndian(run.check) }
+        }
         payload += compressed
         return (payload[...], .zstdWithStorePrefix)
     }
@@ -343,6 +390,8 @@ struct BlockBuilder {
     var outputLength = 0
     /// Stored successors of the chunks this block references, in order: candidates for the prefix.
     var prefixCandidates: [Fingerprint] = []
+    /// The stored successor of each candidate that has one, as the encoder looked it up.
+    var storedSuccessors: [Fingerprint: Fingerprint] = [:]
     /// Chunks this block added to the store.
     var storedInBlock: Set<Fingerprint> = []
 
@@ -370,6 +419,7 @@ struct BlockBuilder {
         operations.removeAll(keepingCapacity: true)
         fingerprintList.removeAll(keepingCapacity: true)
         prefixCandidates.removeAll(keepingCapacity: true)
+        storedSuccessors.removeAll(keepingCapacity: true)
         storedInBlock.removeAll(keepingCapacity: true)
         operationCount = 0
         outputLength = 0

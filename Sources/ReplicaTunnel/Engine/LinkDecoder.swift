@@ -29,6 +29,9 @@ public final class LinkDecoder {
     /// The decoder's counters so far.
     public var statistics: StreamStatistics { decoder.statistics }
 
+    /// Names the peer's knowledge: every chunk the peer sends as a literal (or supplies) is recorded as held by it.
+    func setPeer(_ knowledge: PeerKnowledge) { pinned.setPeer(knowledge) }
+
     /// Pins the referenced chunks the store holds and returns those it lacks (each once).
     public func missingReferences(_ data: TunnelData) -> [Fingerprint] {
         pinned.pin(data.references)
@@ -55,14 +58,25 @@ public final class LinkDecoder {
 
     /// Decodes one DATA payload whose references are all pinned, and verifies its length and checksum.
     ///
+    /// No more than the declared length is ever decoded: each block's declared output is checked against what is
+    /// left of it before the block is decompressed.
+    ///
     /// - Returns: the decoded bytes, safe to deliver.
     /// - Throws: ``TunnelError`` `decodeFailed` when the stream is corrupt (the direction is then unusable), or
     ///   `checksumMismatch` when the bytes do not match the frame's length or checksum.
     public func decode(_ data: TunnelData) throws(TunnelError) -> ByteBuffer {
         output.removeAll(keepingCapacity: true)
-        defer { pinned.unpinAll() }
+        defer {
+            pinned.unpinAll()
+            // A large frame's buffer is not kept for the link's lifetime.
+            if output.capacity > 1 << 20 { output = [] }
+        }
+        let declared = Int(data.decodedLength)
         do {
-            try data.encoded.withUnsafeReadableBytes { buffer in try decoder.decode(buffer, into: &output) }
+            // No block may take the output past the declared length: a bomb fails at its first block beyond it.
+            try data.encoded.withUnsafeReadableBytes { buffer in
+                try decoder.decode(buffer, into: &output, outputLimit: declared)
+            }
         } catch {
             throw TunnelError(.decodeFailed, "\(error)")
         }
@@ -88,14 +102,19 @@ public final class LinkDecoder {
 final class PinnedStore: ChunkWriting {
     private let store: any ChunkWriting
     private let pins = Mutex([Fingerprint: [UInt8]]())
+    private let peer = Mutex<PeerKnowledge?>(nil)
     /// Each referenced chunk's successor in the payload's reference list (the first one where a chunk repeats).
     private let senderOrder = Mutex([Fingerprint: Fingerprint]())
 
     init(store: any ChunkWriting) { self.store = store }
 
+    func setPeer(_ knowledge: PeerKnowledge) { peer.withLock { $0 = knowledge } }
+
     var storeID: StoreID { store.storeID }
 
     /// Pins what the store holds of `references`; returns the others, each once.
+    ///
+    /// - Complexity: O(n) in the references (each distinct one is looked up once).
     func pin(_ references: [Fingerprint]) -> [Fingerprint] {
         senderOrder.withLock { order in
             for (chunk, next) in zip(references, references.dropFirst()) where order[chunk] == nil {
@@ -103,10 +122,12 @@ final class PinnedStore: ChunkWriting {
             }
         }
         var missing: [Fingerprint] = []
-        for fingerprint in references where pins.withLock({ $0[fingerprint] == nil }) {
+        var seen = Set<Fingerprint>(minimumCapacity: references.count)
+        for fingerprint in references where seen.insert(fingerprint).inserted {
+            guard pins.withLock({ $0[fingerprint] == nil }) else { continue }
             if let bytes = try? store.get(fingerprint), !bytes.isEmpty {
                 pins.withLock { $0[fingerprint] = bytes }
-            } else if !missing.contains(fingerprint) {
+            } else {
                 missing.append(fingerprint)
             }
         }
@@ -117,6 +138,7 @@ final class PinnedStore: ChunkWriting {
         guard !bytes.isEmpty, LinkChecksum.fingerprinter.fingerprint(bytes) == fingerprint else { return false }
         pins.withLock { $0[fingerprint] = bytes }
         bytes.withUnsafeBytes { buffer in try? store.put(buffer, as: fingerprint) }
+        peer.withLock { $0 }?.insert(fingerprint)
         return true
     }
 
@@ -138,7 +160,9 @@ final class PinnedStore: ChunkWriting {
         return try store.get(fingerprint)
     }
 
+    /// A literal chunk the peer sent: the store learns it, and the peer evidently holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
+        peer.withLock { $0 }?.insert(fingerprint)
     }
 }

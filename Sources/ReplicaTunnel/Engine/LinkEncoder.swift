@@ -18,8 +18,9 @@ public final class LinkEncoder {
     private let encoder: StreamEncoder
     private let recorder: ReferenceRecorder
     private var scratch: [UInt8] = []
-    /// The chunker state of each flow between its batches: at most a maximum chunk plus one batch each.
-    private var chunkers: [UInt32: Chunker] = [:]
+    /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
+    /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
+    private let flows = Mutex(FlowChunkers())
 
     /// Creates the encoder for one direction.
     ///
@@ -35,6 +36,10 @@ public final class LinkEncoder {
 
     /// The encoder's counters so far.
     public var statistics: StreamStatistics { encoder.statistics }
+
+    /// Names what the peer's store is known to hold. Until this is called the encoder references nothing
+    /// outside its window: every chunk the peer lacks is sent as a literal.
+    func setPeer(_ knowledge: PeerKnowledge) { recorder.setPeer(knowledge) }
 
     /// Encodes and flushes one batch of one flow's bytes.
     ///
@@ -52,11 +57,14 @@ public final class LinkEncoder {
         encoder.compressesLiterals = compress
         var flowChunker: Chunker?
         if let flow {
-            let own = chunkers.removeValue(forKey: flow) ?? Chunker(encoder.configuration.chunker)
+            let own = flows.withLock { $0.begin(flow) } ?? Chunker(encoder.configuration.chunker)
             flowChunker = encoder.exchangeChunker(own)
         }
         defer {
-            if let flow, let shared = flowChunker { chunkers[flow] = encoder.exchangeChunker(shared) }
+            if let flow, let shared = flowChunker {
+                let own = encoder.exchangeChunker(shared)
+                flows.withLock { $0.end(flow, keeping: own) }
+            }
         }
         let checksum = try bytes.withUnsafeReadableBytes { buffer in
             try encoder.encode(buffer, into: &scratch)
@@ -68,14 +76,45 @@ public final class LinkEncoder {
             encoded: ByteBuffer(bytes: scratch))
     }
 
-    /// Forgets a flow's chunker state (when the flow ends).
+    /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.
     public func endFlow(_ flow: UInt32) {
-        chunkers[flow] = nil
+        flows.withLock { $0.forget(flow) }
     }
 
-    /// The bytes of a chunk the peer asks for: retained, or still in the store. `nil` when neither holds it.
-    public func chunk(_ fingerprint: Fingerprint) -> [UInt8]? {
-        recorder.retained(fingerprint)
+    /// The bytes of a chunk the peer asks for, when this link referenced it and still retains it, and has not
+    /// yet answered as many requests for it as it sent references. Never read from the store: the peer can only
+    /// obtain chunks that were meant for it.
+    public func answer(_ fingerprint: Fingerprint) -> [UInt8]? {
+        recorder.answer(fingerprint)
+    }
+
+    /// The bytes of referenced chunks retained now (for tests and statistics).
+    package var retainedBytes: Int { recorder.retainedBytes }
+}
+
+/// The chunker states of a link's flows between their batches.
+struct FlowChunkers {
+    private var idle: [UInt32: Chunker] = [:]
+    private var active: UInt32?
+    private var forgetActive = false
+
+    /// Takes a flow's state for encoding one batch (`nil` for a new flow).
+    mutating func begin(_ flow: UInt32) -> Chunker? {
+        active = flow
+        forgetActive = false
+        return idle.removeValue(forKey: flow)
+    }
+
+    /// Puts a flow's state back after its batch, unless the flow ended meanwhile.
+    mutating func end(_ flow: UInt32, keeping chunker: Chunker) {
+        if !(forgetActive && active == flow) { idle[flow] = chunker }
+        active = nil
+        forgetActive = false
+    }
+
+    mutating func forget(_ flow: UInt32) {
+        idle[flow] = nil
+        if active == flow { forgetActive = true }
     }
 }
 
@@ -86,15 +125,28 @@ enum LinkChecksum {
     static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 { fingerprinter.fingerprint(bytes).low }
 }
 
-/// The store an encoder sees: it answers "do you hold this chunk?" yes only when it can read the chunk's bytes
-/// now, keeps those bytes for a while, and records which chunks the current batch referenced (as store
+/// The store an encoder sees: it answers "do you hold this chunk?" yes only when the peer is known to hold it
+/// too (``PeerKnowledge``) and it can read the chunk's bytes now, keeps those bytes for a while, and records which chunks the current batch referenced (as store
 /// references or as a compression prefix).
+///
+/// Retention is first in, first out by the latest reference: a chunk referenced again moves to the back of the
+/// queue, and its bytes are counted once however often it is referenced.
 final class ReferenceRecorder: ChunkWriting {
+    private struct Retained {
+        var bytes: [UInt8]
+        /// Bumped at each reference; queue entries with an older generation are stale.
+        var generation: UInt64
+        /// Requests the peer may still make for it: one per reference sent.
+        var answerable: Int
+    }
+
     private struct State {
         var batch: [Fingerprint] = []
-        var retained: [Fingerprint: [UInt8]] = [:]
-        var order = CircularBuffer<Fingerprint>()
+        var retained: [Fingerprint: Retained] = [:]
+        var order = CircularBuffer<(Fingerprint, UInt64)>()
         var retainedBytes = 0
+        var generation: UInt64 = 0
+        var peer: PeerKnowledge?
     }
 
     private let store: any ChunkWriting
@@ -108,49 +160,89 @@ final class ReferenceRecorder: ChunkWriting {
 
     var storeID: StoreID { store.storeID }
 
+    var retainedBytes: Int { state.withLock { $0.retainedBytes } }
+
+    func setPeer(_ knowledge: PeerKnowledge) { state.withLock { $0.peer = knowledge } }
+
+    /// Whether the peer is known to hold a chunk: only those may be referenced.
+    private func peerHolds(_ fingerprint: Fingerprint) -> Bool {
+        state.withLock { $0.peer }?.contains(fingerprint) ?? false
+    }
+
     func beginBatch() { state.withLock { $0.batch.removeAll(keepingCapacity: true) } }
 
     func endBatch() -> [Fingerprint] { state.withLock { $0.batch } }
 
-    func retained(_ fingerprint: Fingerprint) -> [UInt8]? {
-        if let bytes = state.withLock({ $0.retained[fingerprint] }) { return bytes }
-        return try? store.get(fingerprint)
+    func answer(_ fingerprint: Fingerprint) -> [UInt8]? {
+        state.withLock { state in
+            guard var entry = state.retained[fingerprint], entry.answerable > 0 else { return nil }
+            entry.answerable -= 1
+            state.retained[fingerprint] = entry
+            return entry.bytes
+        }
     }
 
     /// Called by the encoder for each chunk outside its window: a `true` becomes a store reference.
     func contains(_ fingerprint: Fingerprint) -> Bool {
-        let held = state.withLock { $0.retained[fingerprint] != nil }
-        if !held {
+        guard peerHolds(fingerprint) else { return false }
+        if state.withLock({ $0.retained[fingerprint] == nil }) {
             guard let bytes = try? store.get(fingerprint), !bytes.isEmpty else { return false }
             retain(fingerprint, bytes)
+        } else {
+            retain(fingerprint, nil)
         }
-        state.withLock { $0.batch.append(fingerprint) }
         return true
     }
 
     /// Called by the encoder for the chunks it compresses new ones against (a store prefix): the receiver
     /// needs them as much as referenced chunks, so they are recorded and retained the same way.
     func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
+        guard peerHolds(fingerprint) else { return nil }
+        if let bytes = state.withLock({ $0.retained[fingerprint]?.bytes }) {
+            retain(fingerprint, nil)
+            return bytes
+        }
         guard let bytes = try store.get(fingerprint), !bytes.isEmpty else { return nil }
         retain(fingerprint, bytes)
-        state.withLock { $0.batch.append(fingerprint) }
         return bytes
     }
 
     func successor(of fingerprint: Fingerprint) -> Fingerprint? { store.successor(of: fingerprint) }
 
+    /// A new chunk, sent to the peer as a literal in this batch: from now on the peer holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
+        state.withLock { $0.peer }?.insert(fingerprint)
     }
 
-    private func retain(_ fingerprint: Fingerprint, _ bytes: [UInt8]) {
+    /// Records a reference in the batch and retains the chunk: new `bytes`, or (`nil`) the bytes already held,
+    /// which move to the back of the queue without being counted again.
+    private func retain(_ fingerprint: Fingerprint, _ bytes: [UInt8]?) {
         let limit = retentionLimit
         state.withLock { state in
-            state.retained[fingerprint] = bytes
-            state.order.append(fingerprint)
-            state.retainedBytes += bytes.count
-            while state.retainedBytes > limit, let oldest = state.order.popFirst() {
-                if let dropped = state.retained.removeValue(forKey: oldest) { state.retainedBytes -= dropped.count }
+            state.batch.append(fingerprint)
+            state.generation &+= 1
+            let generation = state.generation
+            if var entry = state.retained[fingerprint] {
+                entry.generation = generation
+                entry.answerable += 1
+                state.retained[fingerprint] = entry
+            } else if let bytes {
+                state.retained[fingerprint] = Retained(bytes: bytes, generation: generation, answerable: 1)
+                state.retainedBytes += bytes.count
+            } else {
+                return
+            }
+            state.order.append((fingerprint, generation))
+            while state.retainedBytes > limit, let (oldest, generation) = state.order.popFirst() {
+                guard let entry = state.retained[oldest], entry.generation == generation else { continue }
+                state.retained.removeValue(forKey: oldest)
+                state.retainedBytes -= entry.bytes.count
+            }
+            // Stale queue entries (chunks referenced again) are dropped once they outnumber the live ones.
+            if state.order.count > 2 * state.retained.count + 1024 {
+                state.order = CircularBuffer(
+                    state.order.filter { state.retained[$0.0]?.generation == $0.1 })
             }
         }
     }

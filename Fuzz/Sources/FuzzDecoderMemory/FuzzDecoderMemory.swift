@@ -1,0 +1,33 @@
+import FuzzSupport
+import ReplicaCore
+
+// Fails when decoding needs more heap than the decoder's memory limit: the limit is the property under test, not
+// only the absence of crashes. Checks are recomputed (CheckFixer) so the stream reaches the window and the codecs.
+// The heap is AddressSanitizer's count of live bytes, its peak taken on every malloc; the allowance above the
+// limit covers the harness's copies of the input (four at most) and 1 MiB of runtime noise.
+
+let memoryLimit = 24 << 20
+let hooked = Heap.install()
+
+@_cdecl("LLVMFuzzerInitialize")
+public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: FuzzArguments) -> CInt {
+    if !hooked { Harness.fail("FuzzDecoderMemory needs AddressSanitizer (swiftc -sanitize=fuzzer,address)") }
+    return Harness.initializeStreams()
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
+    let input = Harness.bytes(start, count)
+    let store = Corpus.referenceStore(capacity: 64 << 10)
+    let baseline = Heap.live
+    Heap.resetPeak()
+    CheckFixer.decode(input, rounds: 3, outputCap: 1 << 20) {
+        try StreamDecoder(options: DecoderOptions(memoryLimit: memoryLimit), store: store)
+    }
+    let used = Heap.peak - baseline
+    let allowance = memoryLimit + 4 * count + (1 << 20)
+    if used > allowance {
+        Harness.fail("decoding \(count) bytes peaked at \(used) heap bytes; the decoder's limit is \(memoryLimit)")
+    }
+    return 0
+}

@@ -240,7 +240,8 @@ extension TunnelIntegrationTests {
                 try await waitUntil { await client.isConnected }
                 let port = try #require(client.listenAddresses.first??.port)
                 let payload = Payload.random(1 << 20, seed: UInt64(round))
-                #expect(try await runFlow(port: port, payload: payload, group: bench.hostile).mismatch(payload) == nil)
+                let outcome = try await runFlow(port: port, payload: payload, group: bench.hostile)
+                #expect(outcome.mismatch(payload) == nil, "restart \(round): \(bench.pair.log.text)")
                 await client.shutdown()
                 store.remove()
                 try await waitUntil { bench.pair.server.statistics().count == 1 }

@@ -165,6 +165,8 @@ struct TunnelPair {
         func disk() throws -> any ChunkStore {
             let store = try ScratchStore(capacity: 64 << 20)
             scratch.append(store)
+            // Tests that end without `shutdown()` (a killed end) leave it to `ScratchStore.removeLeftovers()`.
+            ScratchStore.leftovers.withLock { $0.append(store) }
             return store.store
         }
         let serverStore = try serverStore ?? disk()

@@ -80,18 +80,17 @@ public struct TunnelConfiguration: Sendable {
         try check(
             reconnectInitialDelay > .zero && reconnectMaximumDelay >= reconnectInitialDelay, "reconnect delays",
             "must be positive, the maximum at least the initial")
-        var engine = try encoder ?? Self.defaultEncoder()
-        // Each direction's decoder keeps zstd's history within the link's decoder memory limit: the long window
-        // is capped at 2^25 bytes, whatever the configuration asks for.
-        if let log = engine.codec.longWindowLog, log > Self.defaultLongWindowLog {
-            engine = try EncoderConfiguration(
-                chunker: engine.chunker,
-                codec: CodecConfiguration(
-                    engine.codec.kind, level: engine.codec.level, longWindowLog: Self.defaultLongWindowLog),
-                windowSize: engine.windowSize, blockSize: engine.blockSize, fingerprinter: engine.fingerprinter,
-                storeRuns: engine.storeRuns)
-        }
-        self.encoder = engine
+        let engine = try encoder ?? Self.defaultEncoder()
+        // Each direction's decoder keeps zstd's history within the link's decoder memory limit, so the long window
+        // is capped at 2^25 bytes. Store runs are off: a run names chunks by the sender's store order, and a hub's
+        // store interleaves many links' chunks, so the receiver's order differs and the run check would end the
+        // link (seen in the hostile suite's client restarts). Each stored chunk travels as its own reference.
+        let longWindowLog = engine.codec.longWindowLog.map { min($0, Self.defaultLongWindowLog) }
+        self.encoder = try EncoderConfiguration(
+            chunker: engine.chunker,
+            codec: CodecConfiguration(engine.codec.kind, level: engine.codec.level, longWindowLog: longWindowLog),
+            windowSize: engine.windowSize, blockSize: engine.blockSize, fingerprinter: engine.fingerprinter,
+            storeRuns: false)
         self.streamWindow = streamWindow
         self.maximumStreamWindow = maximumStreamWindow
         self.linkBudget = linkBudget

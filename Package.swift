@@ -2,6 +2,9 @@
 //
 // Replica: a content-defined deduplicating codec and WAN-optimization engine.
 //
+// ReplicaTunnel secures peer links with mutual TLS 1.3 (swift-nio-ssl, which compiles BoringSSL: a cold build
+// takes several minutes) and makes certificates with swift-certificates and swift-crypto.
+//
 // Only ReplicaCore imports the C libraries (liblz4, libzstd, libxxhash from Debian's -dev packages), with
 // `internal import`, so no C type reaches the public API. No target passes unsafe compiler flags: OEM partners depend on us.
 import PackageDescription
@@ -17,6 +20,7 @@ let package = Package(
     name: "Replica",
     products: [
         .library(name: "ReplicaCore", targets: ["ReplicaCore"]),
+        .library(name: "ReplicaTunnel", targets: ["ReplicaTunnel"]),
         .executable(name: "replica", targets: ["ReplicaCLI"]),
         .executable(name: "replica-bench", targets: ["ReplicaBench"]),
     ],
@@ -24,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
     ],
     targets: [
         .systemLibrary(
@@ -46,6 +54,11 @@ let package = Package(
                 "ReplicaCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: upcomingFeatures
         ),

@@ -21,8 +21,8 @@ final class PeerSession: ChannelInboundHandler {
     enum Role {
         /// The near end: opens streams for accepted local connections.
         case client
-        /// The far end: accepts OPEN frames for permitted targets.
-        case server(TunnelAllowList)
+        /// The far end: accepts OPEN frames, and dials the targets the dialer permits for this peer.
+        case server(TargetDialer)
     }
 
     private enum Phase { case handshaking, ready, closed }
@@ -75,7 +75,9 @@ final class PeerSession: ChannelInboundHandler {
         self.statistics = TunnelStatisticsBox()
         self.encoder = try LinkEncoder(
             configuration: configuration.encoder, store: store, retentionLimit: configuration.linkBudget)
-        self.decoder = try LinkDecoder(store: store)
+        // The decoder must fingerprint as the peer's encoder does (same key), or keyed references never resolve.
+        self.decoder = try LinkDecoder(
+            options: DecoderOptions(fingerprinter: configuration.encoder.fingerprinter), store: store)
         if case .server = role { nextStreamID = 2 }
     }
 
@@ -98,7 +100,8 @@ final class PeerSession: ChannelInboundHandler {
         lastHeard = context.eventLoop.now
         let hello = TunnelHello(
             capabilities: [.chunkRecovery], storeID: store.storeID, frameLimit: UInt32(configuration.frameLimit),
-            receiveBudget: UInt32(configuration.linkBudget))
+            receiveBudget: UInt32(configuration.linkBudget),
+            fingerprintKeyCheck: configuration.encoder.fingerprinter.keyCheck)
         context.writeAndFlush(wrapOutboundOut(.hello(hello)), promise: nil)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         keepalive = context.eventLoop.scheduleRepeatedTask(
@@ -179,6 +182,15 @@ final class PeerSession: ChannelInboundHandler {
                     "\(peerName) speaks protocol version \(hello.version), this build speaks \(TunnelProtocol.version)"))
             return
         }
+        let keyCheck = configuration.encoder.fingerprinter.keyCheck
+        guard hello.fingerprintKeyCheck == keyCheck else {
+            fail(
+                TunnelError(
+                    .handshakeFailed,
+                    "\(peerName) uses fingerprint key \(Self.keyName(hello.fingerprintKeyCheck)), this end uses "
+                        + "\(Self.keyName(keyCheck)): give both ends the same --fingerprint-key"))
+            return
+        }
         guard Int(hello.frameLimit) >= TunnelProtocol.minimumFrameLimit, hello.receiveBudget > 0 else {
             fail(TunnelError(.handshakeFailed, "\(peerName) announced a frame limit below 256 KiB or no budget"))
             return
@@ -191,12 +203,17 @@ final class PeerSession: ChannelInboundHandler {
         onReady?(self)
     }
 
+    /// A key check as log text: "none" or its hex id.
+    private static func keyName(_ check: UInt32) -> String {
+        check == 0 ? "none" : "id \(String(check, radix: 16))"
+    }
+
     private func process(_ frame: TunnelFrame) {
         switch frame {
         case .hello:
             fail(TunnelError(.protocolViolation, "\(peerName) sent a second hello"))
         case .goAway(let code, let reason):
-            logger("\(peerName) is closing the link: \(code): \(reason)")
+            logger("\(peerName) is closing the link: \(code): \(LogText.escape(reason))")
             context?.close(promise: nil)
         case .open(let id, let target, let window):
             peerOpened(id, target: target, window: window)
@@ -208,7 +225,7 @@ final class PeerSession: ChannelInboundHandler {
             peerHalfClosed(id)
         case .reset(let id, let code, let reason):
             if let stream = streams[id] {
-                logger("\(peerName) reset stream \(id): \(code): \(reason)")
+                logger("\(peerName) reset stream \(id): \(code): \(LogText.escape(reason))")
                 remove(stream, abort: true)
             }
         case .ping(let value):
@@ -272,7 +289,7 @@ final class PeerSession: ChannelInboundHandler {
     }
 
     private func peerOpened(_ id: UInt32, target: TunnelTarget, window: UInt32) {
-        guard case .server(let allowList) = role else {
+        guard case .server(let dialer) = role else {
             fail(TunnelError(.protocolViolation, "the server \(peerName) tried to open stream \(id)"))
             return
         }
@@ -290,11 +307,6 @@ final class PeerSession: ChannelInboundHandler {
             send(.reset(stream: id, code: .tooManyStreams, reason: "\(streams.count) streams are open"))
             return
         }
-        guard allowList.permits(target) else {
-            logger("refusing stream \(id) from \(peerName): \(target) is not on the allow-list")
-            send(.reset(stream: id, code: .targetRefused, reason: "\(target) is not on the allow-list"))
-            return
-        }
         let stream = TunnelStream(id: id, window: configuration.streamWindow)
         stream.sendCredit = Int(window)
         streams[id] = stream
@@ -304,12 +316,14 @@ final class PeerSession: ChannelInboundHandler {
         }
         guard let loop = context?.eventLoop else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        ClientBootstrap(group: loop)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(configuration.keepaliveTimeout)
-            .connect(host: target.host, port: target.port)
+        // The dialer resolves the target, checks every address against the allow-list and this peer's
+        // permissions, and connects to exactly the address it checked.
+        dialer.connect(target, on: loop, timeout: configuration.keepaliveTimeout) { bootstrap in
+            bootstrap
+                .channelOption(.autoRead, value: false)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        }
             .assumeIsolated()
             .whenComplete { result in bound.value.connected(result, stream: stream, target: target) }
     }
@@ -327,9 +341,10 @@ final class PeerSession: ChannelInboundHandler {
             requestRead(stream)
         case .failure(let error):
             guard streams[stream.id] === stream else { return }
-            logger("stream \(stream.id): cannot connect to \(target): \(error)")
+            logger("stream \(stream.id) from \(peerName): cannot connect to \(target): \(error)")
             remove(stream, abort: false)
-            send(.reset(stream: stream.id, code: .connectFailed, reason: "cannot connect to \(target): \(error)"))
+            let code = (error as? TunnelError)?.code ?? .connectFailed
+            send(.reset(stream: stream.id, code: code, reason: "cannot connect to \(target): \(error)"))
         }
         flushIfNeeded()
     }

@@ -6,8 +6,11 @@ public import ReplicaCore
 ///
 /// ```swift
 /// let server = try await TunnelServer.start(
-///     listen: TunnelTarget(host: "0.0.0.0", port: 7000), allowList: TunnelAllowList(parsing: "10.0.0.5:80"),
-///     configuration: TunnelConfiguration(), store: MemoryChunkStore(capacity: 256 << 20), group: group)
+///     listen: TunnelTarget(host: "0.0.0.0", port: 7000), allowList: TunnelAllowList(parsing: "10.0.0.0/24:80"),
+///     permissions: TunnelPermissions(parsing: ["branch1=10.0.0.5:80"]),
+///     configuration: TunnelConfiguration(),
+///     security: .mutualTLS(certificateFile: "hub.pem", keyFile: "hub.key", caFile: "ca.pem"),
+///     store: MemoryChunkStore(capacity: 256 << 20), group: group)
 /// ```
 public final class TunnelServer: Sendable {
     private let listener: any Channel
@@ -26,31 +29,54 @@ public final class TunnelServer: Sendable {
     /// - Parameters:
     ///   - listen: the address and port to listen on.
     ///   - allowList: the targets streams may connect to; empty refuses every stream.
+    ///   - permissions: which targets each peer (by certificate name) may reach, within the allow-list.
     ///   - configuration: the engine and flow-control settings.
+    ///   - security: mutual TLS (a peer link gets a session only after its handshake) or explicit plaintext.
+    ///   - limits: the most peer connections at once, in all and per source address.
     ///   - store: the chunk store shared by every link.
     ///   - group: the event loops to run on.
     ///   - logger: receives a line per notable event.
-    /// - Throws: the bind error.
+    /// - Throws: the bind error, or ``TunnelError`` `invalidArgument` when an entry names the listener itself.
     public static func start(
-        listen: TunnelTarget, allowList: TunnelAllowList, configuration: TunnelConfiguration, store: any ChunkStore,
-        group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
+        listen: TunnelTarget, allowList: TunnelAllowList, permissions: TunnelPermissions,
+        configuration: TunnelConfiguration, security: TunnelSecurity, admission limits: TunnelAdmissionLimits = .standard,
+        store: any ChunkStore, group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
     ) async throws -> TunnelServer {
+        let admission = TunnelAdmission(limits: limits)
+        let policy = TunnelAccessPolicy(allowList: allowList, permissions: permissions)
         let registry = SessionRegistry()
+        let log = TunnelLog(logger)
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let session = try PeerSession(
-                        role: .server(allowList), configuration: configuration, store: store,
-                        peerName: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "peer", logger: logger)
-                    try PeerChannel.configure(channel, session: session)
-                    registry.add(session, channel: channel)
+                    if let refusal = admission.admit(channel) {
+                        let address = channel.remoteAddress.map(TunnelLog.format) ?? "a peer"
+                        log.event("admission", "refusing \(address): \(refusal)")
+                        channel.close(promise: nil)
+                        return
+                    }
+                    try PeerChannel.secure(channel, end: .server, security: security, log: log) { identity in
+                        let dialer = TargetDialer(
+                            policy: policy, identity: identity, listener: channel.parent?.localAddress)
+                        let session = try PeerSession(
+                            role: .server(dialer), configuration: configuration, store: store,
+                            peerName: PeerChannel.describe(channel, identity), logger: log.linkLogger())
+                        try PeerChannel.configure(channel, session: session)
+                        registry.add(session, channel: channel)
+                    }
                 }
             }
             .bind(host: listen.host, port: listen.port)
             .get()
+        do {
+            if let address = listener.localAddress { try policy.check(listener: address) }
+        } catch {
+            try? await listener.close()
+            throw error
+        }
         return TunnelServer(listener: listener, registry: registry)
     }
 

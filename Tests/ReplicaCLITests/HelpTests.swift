@@ -60,6 +60,9 @@ struct HelpTests {
                                       this much. (default: 256M)
               -T, --threads <n>       Threads; the engine is single-threaded: only 1.
                                       (default: 1)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -c, --stdout            Write to standard output; keep the source.
               -o, --output <file>     Write to this file (one input only).
               -f, --force             Overwrite existing files; write compressed data to a
@@ -84,7 +87,7 @@ struct HelpTests {
 
             Example: replica -d big.log.rpl   (writes big.log)
 
-            USAGE: replica decompress [--memory <size>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica decompress [--memory <size>] [--fingerprint-key <file>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to decompress; none or - reads stdin.
@@ -92,6 +95,9 @@ struct HelpTests {
             OPTIONS:
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -c, --stdout            Write to standard output; keep the source.
               -o, --output <file>     Write to this file (one input only).
               -f, --force             Overwrite existing files; write compressed data to a
@@ -116,7 +122,7 @@ struct HelpTests {
 
             Example: replica test big.log.rpl   (prints big.log.rpl: OK)
 
-            USAGE: replica test [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica test [--memory <size>] [--fingerprint-key <file>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to verify; none or - reads stdin.
@@ -124,6 +130,9 @@ struct HelpTests {
             OPTIONS:
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
@@ -142,7 +151,7 @@ struct HelpTests {
 
             Example: replica info --json big.log.rpl
 
-            USAGE: replica info [--json] [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica info [--json] [--memory <size>] [--fingerprint-key <file>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to inspect; none or - reads stdin.
@@ -151,6 +160,9 @@ struct HelpTests {
               --json                  One JSON object per line and file.
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.

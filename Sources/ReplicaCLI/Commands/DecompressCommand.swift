@@ -24,7 +24,7 @@ struct DecompressCommand: ParsableCommand {
     func validate() throws { try output.validate(fileCount: files.count) }
 
     func run() throws {
-        let options = DecoderOptions(memoryLimit: limits.memory.value)
+        let options = try limits.decoderOptions()
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         let transcoder = Transcoder(direction: .decompress, options: output) {
             try DecodingTransform { try StreamDecoder(options: options, store: chunkStore) }

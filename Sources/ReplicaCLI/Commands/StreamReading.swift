@@ -56,7 +56,7 @@ enum StreamReading {
         if input.isStandardInput && input.isTerminal {
             throw FileError(path: "stdin", message: "is a terminal; refusing to read compressed data")
         }
-        let options = DecoderOptions(memoryLimit: limits.memory.value)
+        let options = try limits.decoderOptions()
         let transform = try DecodingTransform { try StreamDecoder(options: options, store: store) }
         let progress = reporting.progressMeter(for: input)
         defer { progress?.clear() }

@@ -42,6 +42,8 @@ struct TuningOptions: ParsableArguments {
         help: ArgumentHelp("Threads; the engine is single-threaded: only 1.", valueName: "n"))
     var threads = 1
 
+    @OptionGroup var key: FingerprintKeyOptions
+
     func validate() throws {
         guard threads == 1 else {
             throw ValidationError("the engine is single-threaded for now: -T/--threads accepts only 1.")
@@ -71,5 +73,14 @@ struct TuningOptions: ParsableArguments {
             chunker: ChunkerConfiguration(averageSize: chunkSize.value),
             codec: CodecConfiguration(codec.kind, level: codecLevel),
             windowSize: window.value)
+    }
+
+    /// The encoder configuration, keyed when `--fingerprint-key` was given.
+    ///
+    /// - Throws: ``ConfigurationError``, or ``FileError`` for an unreadable or short key file.
+    func keyedConfiguration() throws -> EncoderConfiguration {
+        var configuration = try configuration()
+        configuration.fingerprinter = try key.fingerprinter()
+        return configuration
     }
 }

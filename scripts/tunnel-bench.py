@@ -100,7 +100,7 @@ def start_tunnel(mode="tls"):
     wait_port(TUNNEL)
     client = start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}",
                     "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}", "--quiet"]
-                   + security(mode, "client") + EXTRA)
+                   + ["--link-wait", "10"] + security(mode, "client") + EXTRA)
     wait_port(LOCAL_SINK)
     time.sleep(0.5)
     return client, server

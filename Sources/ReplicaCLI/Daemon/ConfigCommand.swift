@@ -69,6 +69,7 @@ struct ConfigCheckCommand: ParsableCommand {
             guard command is TunnelServerCommand || command is TunnelClientCommand else {
                 throw ConfigError(file: self.file, line: 1, key: "", reason: "does not describe a tunnel endpoint")
             }
+            try Self.checkSecurity(of: command, in: file)
         } catch let error as ConfigError {
             throw error
         } catch {
@@ -77,6 +78,22 @@ struct ConfigCheckCommand: ParsableCommand {
         let output = TextOutput()
         try output.line("\(self.file): ok (role \(file.role?.value ?? "?"), \(file.entries.count + 1) settings)")
         try output.flush()
+    }
+
+    /// Loads the certificate, key and trust files the endpoint would use, so a missing or bad file is found now.
+    ///
+    /// - Throws: ``ConfigError`` on the line of the `cert`, `key`, `ca` or `pin` key.
+    static func checkSecurity(of command: any ParsableCommand, in file: ConfigFile) throws(ConfigError) {
+        guard
+            let security = (command as? TunnelServerCommand)?.security ?? (command as? TunnelClientCommand)?.security
+        else { return }
+        do {
+            _ = try security.security(logger: { _ in })
+        } catch {
+            let entry = file.entries.first { ["cert", "key", "ca", "pin"].contains($0.key) }
+            throw ConfigError(
+                file: file.path, line: entry?.line ?? file.role?.line ?? 1, key: entry?.key ?? "", reason: "\(error)")
+        }
     }
 }
 

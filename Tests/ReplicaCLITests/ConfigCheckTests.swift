@@ -63,7 +63,7 @@ struct ConfigCheckTests {
                 "bad.yaml:4: codec: --codec must be zstd"
             ),
             (
-                "role: client\npeer: 127.0.0.1:1\nforward: [\"1:h:1\"]\nbogus: 1\n",
+                "role: client\npeer: 127.0.0.1:1\nforward: [\"1:h:1\"]\nbogus: 1\ninsecure-plaintext: true\n",
                 "bad.yaml:4: bogus: Unknown option '--bogus'"
             ),
             ("role: server\nlisten: 127.0.0.1:99999\ninsecure-plaintext: true\n", "bad.yaml:2: listen: --listen: '127.0.0.1:99999'"),

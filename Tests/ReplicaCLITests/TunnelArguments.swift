@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// The command lines of the two tunnel ends in tests: loopback, memory stores, mutual TLS with certificates
-/// made by `replica tunnel keygen` in the scratch directory.
+/// The command lines of the two tunnel ends in tests: loopback, memory stores, no admin listener, mutual TLS with
+/// certificates made by `replica tunnel keygen` in the scratch directory.
 enum TunnelArguments {
     /// Runs `replica tunnel keygen pki server client` in the scratch directory and, when `owner` is given, hands
     /// the files to that user (the daemons run as `nobody` and must read their keys).
@@ -25,10 +25,10 @@ enum TunnelArguments {
         ["--ca", "pki/ca.pem", "--cert", "pki/\(name).pem", "--key", "pki/\(name).key"]
     }
 
-    /// A free port in this project's test range (21000-21999), found by binding it.
+    /// A free port in this project's test range (28000-28999), found by binding it.
     static func freePort() throws -> Int {
         for _ in 0..<100 {
-            let port = Int.random(in: 21000...21999)
+            let port = Int.random(in: 28000...28999)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(fd) }
             var address = sockaddr_in()
@@ -42,15 +42,15 @@ enum TunnelArguments {
             }
             if bound { return port }
         }
-        throw SocketInspector.Failure(description: "no free port in 21000-21999")
+        throw SocketInspector.Failure(description: "no free port in 28000-28999")
     }
 
     static func server(port: Int, allow: String) -> [String] {
-        ["tunnel", "server", "--listen", "127.0.0.1:\(port)", "--allow", allow] + tls("server")
+        ["tunnel", "server", "--listen", "127.0.0.1:\(port)", "--allow", allow, "--admin", "off"] + tls("server")
     }
 
     static func client(peerPort: Int, forward: String) -> [String] {
-        ["tunnel", "client", "--peer", "127.0.0.1:\(peerPort)", "-L", forward, "--server-name", "server"]
+        ["tunnel", "client", "--peer", "127.0.0.1:\(peerPort)", "-L", forward, "--server-name", "server", "--admin", "off"]
             + tls("client")
     }
 }

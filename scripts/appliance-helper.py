@@ -4,7 +4,7 @@
   appliance-helper.py serve PORT              echo server until killed
   appliance-helper.py traffic PORT            4 MiB round trip, twice (the second deduplicated)
   appliance-helper.py metrics CLIENT SERVER   client link bytes sent == server link bytes received (quiet link)
-  appliance-helper.py busy PORT N             N concurrent flows, each echoing 4 MiB of fresh data
+  appliance-helper.py busy PORT N             N concurrent flows, each echoing 1 MiB of fresh data
 """
 import os, socket, sys, threading, time, urllib.request
 
@@ -70,7 +70,7 @@ def main():
         port, count = int(sys.argv[2]), int(sys.argv[3])
         results = []
         def flow():
-            results.append(round_trip(port, os.urandom(4 << 20), timeout=300))
+            results.append(round_trip(port, os.urandom(1 << 20), timeout=300))
         threads = [threading.Thread(target=flow) for _ in range(count)]
         begin = time.time()
         for t in threads:
@@ -78,7 +78,7 @@ def main():
         for t in threads:
             t.join(400)
         good = sum(results)
-        print(f"     {good}/{count} flows of 4 MiB echoed intact in {time.time() - begin:.1f} s")
+        print(f"     {good}/{count} flows of 1 MiB echoed intact in {time.time() - begin:.1f} s")
         sys.exit(0 if good == count else 1)
 
 

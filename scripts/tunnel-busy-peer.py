@@ -32,7 +32,7 @@ def main():
         start([sys.executable, "-c", ECHO_SERVER, str(ECHO)])
         start(["socat", "-u", f"TCP-LISTEN:{SINK},reuseaddr,fork", "OPEN:/dev/null"])
         wait_port(ECHO), wait_port(SINK)
-        common = ["--store-capacity", "1G", "--quiet"]
+        common = ["--store-capacity", "1G", "--quiet", "--admin", "off"]
         # Mutual TLS, as deployed: certificates from `replica tunnel keygen`.
         pki = f"{work}/pki"
         subprocess.run([REPLICA, "tunnel", "keygen", pki, "hub", "legit", "busy"], check=True,
@@ -43,12 +43,12 @@ def main():
         start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}",
                "--allow", f"127.0.0.1:{ECHO},127.0.0.1:{SINK}", "--permit", f"legit=127.0.0.1:{ECHO}",
                "--permit", f"busy=127.0.0.1:{SINK}", "--store", f"{work}/server"] + tls("hub") + common)
-        wait_port(TUNNEL)
+        wait_port(TUNNEL, 60)
         start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}",
                "--store", f"{work}/legit"] + tls("legit") + common)
         start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}",
                "--store", f"{work}/busy"] + tls("busy") + common)
-        wait_port(LOCAL_ECHO), wait_port(LOCAL_SINK)
+        wait_port(LOCAL_ECHO, 60), wait_port(LOCAL_SINK, 60)
         time.sleep(1)
         print(f"replica: {REPLICA}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
               f"push {PUSH >> 20} MiB")

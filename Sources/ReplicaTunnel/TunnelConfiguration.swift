@@ -80,7 +80,18 @@ public struct TunnelConfiguration: Sendable {
         try check(
             reconnectInitialDelay > .zero && reconnectMaximumDelay >= reconnectInitialDelay, "reconnect delays",
             "must be positive, the maximum at least the initial")
-        self.encoder = try encoder ?? Self.defaultEncoder()
+        var engine = try encoder ?? Self.defaultEncoder()
+        // Each direction's decoder keeps zstd's history within the link's decoder memory limit: the long window
+        // is capped at 2^25 bytes, whatever the configuration asks for.
+        if let log = engine.codec.longWindowLog, log > Self.defaultLongWindowLog {
+            engine = try EncoderConfiguration(
+                chunker: engine.chunker,
+                codec: CodecConfiguration(
+                    engine.codec.kind, level: engine.codec.level, longWindowLog: Self.defaultLongWindowLog),
+                windowSize: engine.windowSize, blockSize: engine.blockSize, fingerprinter: engine.fingerprinter,
+                storeRuns: engine.storeRuns)
+        }
+        self.encoder = engine
         self.streamWindow = streamWindow
         self.maximumStreamWindow = maximumStreamWindow
         self.linkBudget = linkBudget

@@ -94,3 +94,50 @@ struct ChunkerTests {
         #expect(setting { try ChunkerConfiguration(averageSize: 4 << 20) } == nil)
     }
 }
+
+@Suite("Flushes that keep the chunker's state")
+struct ChunkerFlushTests {
+    /// The chunk boundaries (end offsets) of `input` fed in `pieces`, with `flushPending` after each piece.
+    static func boundaries(_ input: [UInt8], pieces: [Int]) throws -> (ends: [Int], flushes: Set<Int>) {
+        var chunker = Chunker(try ChunkerConfiguration(averageSize: 2048))
+        var ends: [Int] = []
+        var flushes: Set<Int> = []
+        var position = 0
+        var fed = 0
+        var index = 0
+        try input.withUnsafeBytes { buffer in
+            while fed < buffer.count {
+                let size = min(pieces[index % pieces.count], buffer.count - fed)
+                index += 1
+                chunker.append(UnsafeRawBufferPointer(rebasing: buffer[fed..<(fed + size)])) { chunk in
+                    position += chunk.count
+                    ends.append(position)
+                }
+                fed += size
+                chunker.flushPending { chunk in
+                    position += chunk.count
+                    ends.append(position)
+                }
+                #expect(position == fed, "a flush hands out everything fed so far")
+                flushes.insert(fed)
+            }
+            chunker.finish { chunk in
+                position += chunk.count
+                ends.append(position)
+            }
+            _ = try #require(position == buffer.count ? position : nil)
+        }
+        return (ends, flushes)
+    }
+
+    @Test("flushes add only their own cut points: the content-defined boundaries stay", arguments: [
+        [100, 3000], [4096], [65536], [777, 13, 20_000],
+    ])
+    func boundariesSurviveFlushes(pieces: [Int]) throws {
+        let input = TestCorpus.text(300_000, seed: 8) + TestCorpus.random(100_000, seed: 9)
+        let reference = try Self.boundaries(input, pieces: [input.count]).ends
+        let (ends, flushes) = try Self.boundaries(input, pieces: pieces)
+        #expect(Set(reference).isSubset(of: Set(ends)), "every content-defined boundary is kept")
+        #expect(Set(ends).subtracting(reference).isSubset(of: flushes), "the only other cuts are flush points")
+    }
+}

@@ -59,7 +59,7 @@ struct DecoderBoundsTests {
             + last("<total type=\"mmap\"")
     }
 
-    /// Runs alone in a child process (an exit test), so the resident set is the decoder's and nothing else's.
+    /// Runs alone in a child process (an exit test), so the heap measured is the decoder's and nothing else's.
     @Test("a 1-byte literal does not keep its block body alive: the heap stays within the memory limit")
     func literalsDoNotPinBodies() async {
         await #expect(processExitsWith: .success) {

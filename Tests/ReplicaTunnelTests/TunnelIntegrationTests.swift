@@ -114,6 +114,29 @@ import Testing
         ScratchStore.removeLeftovers()
     }
 
+    @Test func smallEvictingDiskStoresCarryEditedVersionsIntact() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        // 2 MiB stores: 6 MiB of fresh, compressible data evicts most of what it teaches them.
+        let serverStore = try ScratchStore(capacity: 2 << 20)
+        let clientStore = try ScratchStore(capacity: 2 << 20)
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group, serverStore: serverStore.store, clientStore: clientStore.store)
+        let first = Payload.random(6 << 20, seed: 21).map { 0x30 + $0 & 0x3F }
+        #expect((try await runFlow(port: pair.localPort, payload: first, group: group)).mismatch(first) == nil, "\(pair.log.text)")
+        // Version 2: small edits every 64 KiB, so new chunks follow referenced ones (store-prefix blocks).
+        var second = first
+        for offset in stride(from: 1000, to: second.count, by: 64 << 10) { second[offset] ^= 0x01 }
+        #expect((try await runFlow(port: pair.localPort, payload: second, group: group)).mismatch(second) == nil, "\(pair.log.text)")
+        #expect(serverStore.store.statistics.evictedChunks > 0)
+        #expect(clientStore.store.statistics.evictedChunks > 0)
+        await pair.shutdown()
+        serverStore.remove()
+        clientStore.remove()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func garbageOnTheServerPortIsRefusedAndServiceGoesOn() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let app = try await AppServer.start(group: group)

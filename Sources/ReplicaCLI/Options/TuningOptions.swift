@@ -61,14 +61,10 @@ struct TuningOptions: ParsableArguments {
             case .lz4: fast ? 1 : level
             case .none: nil
             }
-        // The decoder holds the window and zstd's long-distance history, so --window bounds both: a smaller
-        // window also shortens the history (zstd --long=27 alone needs 128 MiB to decode).
-        let windowLog = Int.bitWidth - 1 - window.value.leadingZeroBitCount
-        let longWindowLog = max(
-            CodecConfiguration.longWindowLogRange.lowerBound, min(CodecConfiguration.defaultLongWindowLog, windowLog))
         return try EncoderConfiguration(
             chunker: ChunkerConfiguration(averageSize: chunkSize.value),
-            codec: CodecConfiguration(codec.kind, level: codecLevel, longWindowLog: longWindowLog),
+            codec: CodecConfiguration(
+                codec.kind, level: codecLevel, longWindowLog: CodecConfiguration.longWindowLog(within: window.value)),
             windowSize: window.value, fingerprinter: fingerprinter)
     }
 

@@ -16,6 +16,9 @@ public struct Chunker: Sendable {
     /// The cut-point function.
     public let cutter: FastCDC
     private var pending: [UInt8] = []
+    /// How many bytes at the start of `pending` ``flushPending(_:)`` has already handed out: the chunk they
+    /// begin is still cut where the content says, and only its rest is handed out then.
+    private var handedOut = 0
     /// How many bytes of input have been handed out as chunks.
     public private(set) var offset: UInt64 = 0
 
@@ -49,9 +52,13 @@ public struct Chunker: Sendable {
             let take = min(input.count, cutter.configuration.maximumSize)
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
             let joined = pending
+            var skip = handedOut
             let consumed = try joined.withUnsafeBytes { buffer in
-                try cutter.cutDecided(buffer, final: false, stopAt: carried, body)
+                try cutter.cutDecided(buffer, final: false, stopAt: carried) { chunk in
+                    try Self.handOut(chunk, skipping: &skip, body)
+                }
             }
+            handedOut = skip
             offset &+= UInt64(consumed)
             if consumed < carried {
                 pending.removeFirst(consumed)
@@ -71,10 +78,54 @@ public struct Chunker: Sendable {
     public mutating func finish(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         let rest = pending
         pending.removeAll(keepingCapacity: true)
+        var skip = handedOut
+        handedOut = 0
         _ = try rest.withUnsafeBytes { buffer in
-            try cutter.cutDecided(buffer, final: true, stopAt: .max, body)
+            try cutter.cutDecided(buffer, final: true, stopAt: .max) { chunk in
+                try Self.handOut(chunk, skipping: &skip, body)
+            }
         }
         offset = 0
+    }
+
+    /// Hands out everything buffered without deciding cuts the content has not decided, and keeps cutting
+    /// where the content says afterwards: the chunk boundaries of the whole input stay those of one pass.
+    ///
+    /// Chunks whose end is decided (a boundary found in the buffered bytes, or the maximum size) are handed
+    /// out whole. The undecided rest is handed out as a *piece*: the chunk it begins is cut later, where the
+    /// content decides, and then only its part after the piece is handed out. So a flush costs at most one
+    /// chunk handed out in two pieces, and the chunks after it are the same as without the flush.
+    public mutating func flushPending(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        guard pending.count > handedOut else { return }
+        let buffered = pending
+        var skip = handedOut
+        let maximum = cutter.configuration.maximumSize
+        let decided = try buffered.withUnsafeBytes { buffer in
+            var start = 0
+            while start < buffer.count {
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[start...])
+                let cut = cutter.cut(rest)
+                // A cut before the end of the bytes (a boundary) or at the maximum size is final.
+                guard cut.length < rest.count || rest.count >= maximum else { break }
+                try Self.handOut(UnsafeRawBufferPointer(rebasing: rest[0..<cut.length]), skipping: &skip, body)
+                start += cut.length
+            }
+            try Self.handOut(UnsafeRawBufferPointer(rebasing: buffer[start...]), skipping: &skip, body)
+            return start
+        }
+        pending.removeFirst(decided)
+        offset &+= UInt64(decided)
+        handedOut = pending.count
+    }
+
+    /// Hands out `chunk` less its first `skip` bytes (already handed out), if anything remains.
+    private static func handOut(
+        _ chunk: UnsafeRawBufferPointer, skipping skip: inout Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        let already = min(skip, chunk.count)
+        skip -= already
+        guard already < chunk.count else { return }
+        try body(UnsafeRawBufferPointer(rebasing: chunk[already...]))
     }
 }
 

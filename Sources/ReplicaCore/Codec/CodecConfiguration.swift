@@ -45,6 +45,14 @@ public struct CodecConfiguration: Hashable, Sendable, CustomStringConvertible {
     /// The long-distance window logs accepted: 10 (1 KiB) to 30 (1 GiB).
     public static let longWindowLogRange = 10...30
 
+    /// The long-distance window log that keeps zstd's history within `bytes` (a reference window the user
+    /// chose, which is what the decoder is told to hold): ``defaultLongWindowLog`` when it fits, a smaller
+    /// one down to 4 MiB (22), and `nil` (zstd's own window at the level, no long-distance matching) below.
+    public static func longWindowLog(within bytes: Int) -> Int? {
+        let fitting = Int.bitWidth - 1 - max(1, bytes).leadingZeroBitCount
+        return fitting >= 22 ? min(defaultLongWindowLog, fitting) : nil
+    }
+
     /// Creates a checked codec configuration.
     ///
     /// - Parameters:

@@ -361,6 +361,16 @@ public final class StreamDecoder {
         }
         let payloadOffset = offset + UInt64(BlockFormat.blockHeaderSize)
         var reader = ByteReader(stored)
+        if let header, header.version >= 2 {
+            guard let store else { throw FormatError(.corrupt, at: payloadOffset, "a prefix without a store") }
+            guard let prefix = try prefixRuns(&reader, store: store, maximumChunk: header.maximumChunkSize, at: payloadOffset)
+            else { return nil }
+            let frame = UnsafeRawBufferPointer(rebasing: stored[reader.position...])
+            return try prefix.withUnsafeBytes { prefixBytes in
+                try decompressor.decompress(
+                    frame, encoding: .zstdWithStorePrefix, rawLength: blockHeader.rawLength, prefix: prefixBytes)
+            }
+        }
         guard let count: UInt16 = reader.readLittleEndian(), count >= 1,
             count <= BlockFormat.maximumPrefixChunks, reader.remaining >= Int(count) * Fingerprint.byteCount
         else {
@@ -386,6 +396,55 @@ public final class StreamDecoder {
             try decompressor.decompress(
                 frame, encoding: .zstdWithStorePrefix, rawLength: blockHeader.rawLength, prefix: prefixBytes)
         }
+    }
+
+    /// The prefix of a format-2 store-prefixed block: its runs of stored chunks, resolved and concatenated, or
+    /// `nil` when the store lacks a run's first chunk (counted as missing).
+    private func prefixRuns(
+        _ reader: inout ByteReader, store: any ChunkWriting, maximumChunk: Int, at offset: UInt64
+    ) throws -> [UInt8]? {
+        guard let runCount: UInt16 = reader.readLittleEndian(), runCount >= 1,
+            runCount <= BlockFormat.maximumPrefixChunks
+        else {
+            throw FormatError(.corrupt, at: offset, "malformed prefix list")
+        }
+        var prefix: [UInt8] = []
+        var chunkCount = 0
+        var complete = true
+        for _ in 0..<runCount {
+            guard let first = reader.readFingerprint(), let count: UInt8 = reader.readLittleEndian(), count >= 1 else {
+                throw FormatError(.corrupt, at: offset, "malformed prefix run")
+            }
+            chunkCount += Int(count)
+            let check: UInt64
+            if count > 1 {
+                guard let stored: UInt64 = reader.readLittleEndian() else {
+                    throw FormatError(.corrupt, at: offset, "malformed prefix run")
+                }
+                check = stored
+            } else {
+                var canonical: [UInt8] = []
+                canonical.appendCanonical(first)
+                check = canonical.withUnsafeBytes { XXHash.hash64($0) }
+            }
+            guard chunkCount <= BlockFormat.maximumPrefixChunks else {
+                throw FormatError(.corrupt, at: offset, "prefix runs name more than 255 chunks")
+            }
+            guard
+                let chunks = try resolveRun(
+                    from: first, count: Int(count), check: check, store: store, maximumChunk: maximumChunk, at: offset)
+            else {
+                complete = false
+                continue
+            }
+            for chunk in chunks {
+                guard prefix.count + chunk.bytes.count <= BlockFormat.prefixBudget + maximumChunk else {
+                    throw FormatError(.limitExceeded, at: offset, "prefix chunks exceed the prefix budget")
+                }
+                prefix += chunk.bytes
+            }
+        }
+        return complete && missing.count == 0 ? prefix : nil
     }
 
     /// Replays a block's operations into `output` and verifies the block check.

@@ -24,6 +24,10 @@ public final class StreamEncoder {
     public let header: StreamHeader
     /// The counters so far.
     public private(set) var statistics = StreamStatistics()
+    /// Whether blocks are compressed. Set it to `false` for input known to be incompressible (TLS, media,
+    /// archives): chunks are still cut, fingerprinted, stored and sent as references when they repeat, but new
+    /// chunks are stored raw without a compression attempt. Takes effect at the next block.
+    public var compressesLiterals = true
 
     private let store: (any ChunkWriting)?
     private let fingerprinter: Fingerprinter
@@ -39,6 +43,8 @@ public final class StreamEncoder {
     private let usesStorePrefix: Bool
     /// Where the current position probably is in the sequence of chunks the store remembers.
     private var oldStreamCursor: Fingerprint?
+    /// The cursor the last new chunk was compressed against.
+    private var previousCursor: Fingerprint?
     /// The last referenced chunk, whose successor becomes the cursor if a new chunk follows it.
     private var lastReference: Fingerprint?
     /// The store references not yet written: consecutive chunks in the store's order, sent as one run.
@@ -109,14 +115,33 @@ public final class StreamEncoder {
         try bytes.withUnsafeBytes { buffer in try encode(buffer, into: &output) }
     }
 
-    /// Cuts everything pending into chunks and writes a block, so the decoder can deliver all input so far.
+    /// Writes a block holding all input so far, so the decoder can deliver it.
     ///
-    /// The forced cut is not content-defined: flush only when latency matters more than deduplication.
-    public func flush(into output: inout [UInt8]) throws {
+    /// - Parameter cutChunk: `true` (the default) cuts the pending bytes into chunks as the end of input would,
+    ///   and the chunker starts afresh: the chunks after the flush depend on where it happened. `false` keeps
+    ///   the chunker's state (``Chunker/flushPending(_:)``): the bytes of the undecided chunk travel now as a
+    ///   piece, and later chunks are cut where the content says, whatever the flush sizes. Interactive links
+    ///   that flush often (the tunnel) use `false`.
+    public func flush(into output: inout [UInt8], cutChunk: Bool = true) throws {
         precondition(!finished, "flush(into:) after finish(into:)")
         writeHeaderIfNeeded(&output)
-        try chunker.finish { chunk in try self.add(chunk, output: &output) }
+        if cutChunk {
+            try chunker.finish { chunk in try self.add(chunk, output: &output) }
+        } else {
+            try chunker.flushPending { chunk in try self.add(chunk, output: &output) }
+        }
         try closeBlock(into: &output)
+    }
+
+    /// Puts `other` in place of the chunker and returns the one it replaces, so that one encoder can serve
+    /// several interleaved inputs (the tunnel's flows) each with its own chunk boundaries.
+    ///
+    /// - Precondition: `other` was made with this encoder's chunker configuration.
+    public func exchangeChunker(_ other: Chunker) -> Chunker {
+        precondition(other.cutter.configuration == configuration.chunker, "a chunker of another configuration")
+        let previous = chunker
+        chunker = other
+        return previous
     }
 
     /// Writes the last block and the trailer. The encoder is done afterwards.
@@ -227,9 +252,18 @@ public final class StreamEncoder {
         guard usesStorePrefix, let cursor = oldStreamCursor,
             block.prefixCandidates.count < BlockFormat.maximumPrefixChunks * 2
         else { return }
+        // A block's first literal may continue a chunk the previous block began (a flush handed out its first
+        // piece, compressed against the stored chunk at the cursor then): that chunk is a candidate again.
+        if block.prefixCandidates.isEmpty, let previous = previousCursor, previous != cursor {
+            block.prefixCandidates.append(previous)
+        }
+        previousCursor = cursor
         block.prefixCandidates.append(cursor)
         let next = storedSuccessor(of: cursor)
-        if let next { block.prefixCandidates.append(next) }
+        if let next {
+            block.prefixCandidates.append(next)
+            block.storedSuccessors[cursor] = next
+        }
         oldStreamCursor = next
     }
 
@@ -254,10 +288,27 @@ public final class StreamEncoder {
             try prefix.withUnsafeBytes { try compressor.compress(body, prefix: $0) }
         }
         guard let compressed else { return nil }
+        // The prefix list as runs of chunks that follow one another in the store (format 2).
+        var runs: [StoreRun] = []
+        var previous: Fingerprint?
+        for fingerprint in chosen {
+            if configuration.storeRuns, let previous, block.storedSuccessors[previous] == fingerprint {
+                runs[runs.count - 1].extend(with: fingerprint)
+            } else {
+                var run = StoreRun()
+                run.start(with: fingerprint)
+                runs.append(run)
+            }
+            previous = fingerprint
+        }
         var payload: [UInt8] = []
-        payload.reserveCapacity(2 + chosen.count * Fingerprint.byteCount + compressed.count)
-        payload.appendLittleEndian(UInt16(chosen.count))
-        for fingerprint in chosen { payload.appendCanonical(fingerprint) }
+        payload.reserveCapacity(2 + runs.count * 25 + compressed.count)
+        payload.appendLittleEndian(UInt16(runs.count))
+        for run in runs {
+            payload.appendCanonical(run.first)
+            payload.append(UInt8(run.count))
+            if run.count > 1 { payload.appendLittleEndian(run.check) }
+        }
         payload += compressed
         return (payload[...], .zstdWithStorePrefix)
     }
@@ -271,9 +322,12 @@ public final class StreamEncoder {
             contentCheck.update(buffer)
             return XXHash.hash64(buffer)
         }
-        var (stored, encoding) = try storePrefixedBody() ?? (nil, .raw)
-        if stored == nil, let compressed = try block.body.withUnsafeBytes({ try compressor.compress($0) }) {
-            (stored, encoding) = compressed
+        var (stored, encoding): (ArraySlice<UInt8>?, BlockFormat.Encoding) = (nil, .raw)
+        if compressesLiterals {
+            (stored, encoding) = try storePrefixedBody() ?? (nil, .raw)
+            if stored == nil, let compressed = try block.body.withUnsafeBytes({ try compressor.compress($0) }) {
+                (stored, encoding) = compressed
+            }
         }
         let payload = stored ?? block.body[...]
         let storedCheck = payload.withUnsafeBytes { XXHash.hash64($0) }
@@ -336,6 +390,8 @@ struct BlockBuilder {
     var outputLength = 0
     /// Stored successors of the chunks this block references, in order: candidates for the prefix.
     var prefixCandidates: [Fingerprint] = []
+    /// The stored successor of each candidate that has one, as the encoder looked it up.
+    var storedSuccessors: [Fingerprint: Fingerprint] = [:]
     /// Chunks this block added to the store.
     var storedInBlock: Set<Fingerprint> = []
 
@@ -363,6 +419,7 @@ struct BlockBuilder {
         operations.removeAll(keepingCapacity: true)
         fingerprintList.removeAll(keepingCapacity: true)
         prefixCandidates.removeAll(keepingCapacity: true)
+        storedSuccessors.removeAll(keepingCapacity: true)
         storedInBlock.removeAll(keepingCapacity: true)
         operationCount = 0
         outputLength = 0

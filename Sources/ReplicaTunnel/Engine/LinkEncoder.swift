@@ -6,8 +6,10 @@ import Synchronization
 /// The sending half of one direction of a peer link: one ``StreamEncoder`` shared by every flow, so a chunk that
 /// crossed once, in any flow, crosses again as a reference.
 ///
-/// Each call to ``encode(_:)`` encodes one batch of one flow's bytes and flushes, so the result is a sequence of
-/// whole blocks that the peer's ``LinkDecoder`` can decode alone. The store references the batch makes are listed
+/// Each call to ``encode(_:flow:compress:)`` encodes one batch of one flow's bytes and flushes, so the result is a
+/// sequence of whole blocks that the peer's ``LinkDecoder`` can decode alone. Each flow keeps its own chunker
+/// state across batches (the flush does not cut a chunk), so a flow's chunk boundaries are those of its bytes,
+/// whatever the read sizes and whatever other flows do in between. The store references the batch makes are listed
 /// in the result; the bytes of each referenced chunk are retained (up to ``retentionLimit`` bytes, at least the
 /// link's in-flight budget) so a CHUNK_REQUEST for them can always be answered.
 ///
@@ -16,6 +18,9 @@ public final class LinkEncoder {
     private let encoder: StreamEncoder
     private let recorder: ReferenceRecorder
     private var scratch: [UInt8] = []
+    /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
+    /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
+    private let flows = Mutex(FlowChunkers())
 
     /// Creates the encoder for one direction.
     ///
@@ -38,19 +43,42 @@ public final class LinkEncoder {
 
     /// Encodes and flushes one batch of one flow's bytes.
     ///
+    /// - Parameters:
+    ///   - bytes: the batch.
+    ///   - compress: `false` for a flow found incompressible: its chunks are still fingerprinted, stored and sent
+    ///     as references when they repeat, but new chunks travel raw without a compression attempt.
     /// - Returns: the DATA payload: encoded blocks, the decoded length and checksum, the store references.
     /// - Throws: ``CodecError`` or ``ChunkStoreError``; either leaves the direction unusable.
-    public func encode(_ bytes: ByteBuffer) throws -> TunnelData {
+    ///   - flow: the flow the batch belongs to; its chunker state carries over to its next batch. `nil` cuts the
+    ///     batch's last chunk at its end (a forced cut) and keeps no state.
+    public func encode(_ bytes: ByteBuffer, flow: UInt32? = nil, compress: Bool = true) throws -> TunnelData {
         scratch.removeAll(keepingCapacity: true)
         recorder.beginBatch()
+        encoder.compressesLiterals = compress
+        var flowChunker: Chunker?
+        if let flow {
+            let own = flows.withLock { $0.begin(flow) } ?? Chunker(encoder.configuration.chunker)
+            flowChunker = encoder.exchangeChunker(own)
+        }
+        defer {
+            if let flow, let shared = flowChunker {
+                let own = encoder.exchangeChunker(shared)
+                flows.withLock { $0.end(flow, keeping: own) }
+            }
+        }
         let checksum = try bytes.withUnsafeReadableBytes { buffer in
             try encoder.encode(buffer, into: &scratch)
-            try encoder.flush(into: &scratch)
+            try encoder.flush(into: &scratch, cutChunk: flow == nil)
             return LinkChecksum.of(buffer)
         }
         return TunnelData(
             decodedLength: UInt32(bytes.readableBytes), checksum: checksum, references: recorder.endBatch(),
             encoded: ByteBuffer(bytes: scratch))
+    }
+
+    /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.
+    public func endFlow(_ flow: UInt32) {
+        flows.withLock { $0.forget(flow) }
     }
 
     /// The bytes of a chunk the peer asks for, when this link referenced it and still retains it, and has not
@@ -62,6 +90,32 @@ public final class LinkEncoder {
 
     /// The bytes of referenced chunks retained now (for tests and statistics).
     package var retainedBytes: Int { recorder.retainedBytes }
+}
+
+/// The chunker states of a link's flows between their batches.
+struct FlowChunkers {
+    private var idle: [UInt32: Chunker] = [:]
+    private var active: UInt32?
+    private var forgetActive = false
+
+    /// Takes a flow's state for encoding one batch (`nil` for a new flow).
+    mutating func begin(_ flow: UInt32) -> Chunker? {
+        active = flow
+        forgetActive = false
+        return idle.removeValue(forKey: flow)
+    }
+
+    /// Puts a flow's state back after its batch, unless the flow ended meanwhile.
+    mutating func end(_ flow: UInt32, keeping chunker: Chunker) {
+        if !(forgetActive && active == flow) { idle[flow] = chunker }
+        active = nil
+        forgetActive = false
+    }
+
+    mutating func forget(_ flow: UInt32) {
+        idle[flow] = nil
+        if active == flow { forgetActive = true }
+    }
 }
 
 /// The checksum a DATA frame carries: the low 64 bits of the XXH3-128 of the decoded bytes.

@@ -14,12 +14,12 @@ per-peer permissions), their link passing through a counting TCP relay:
      the process goes on;
   5. SIGTERM lets an open flow finish and the process exits 0.
 The server and client run as nobody (setpriv) when the test runs as root.
-Everything listens on 127.0.0.1 ports 27400-27499, every loop is bounded, and every process is stopped at the end.
+Everything listens on 127.0.0.1 ports 27400-27499 (E2E_PORT_BASE moves them), every loop is bounded, and every process is stopped at the end.
 """
 import os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 REPLICA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/replica")
-BASE = 27400
+BASE = int(os.environ.get("E2E_PORT_BASE", "27400"))  # another range when several checkouts test at once
 ECHO, SERVER, RELAY, FORWARD, FORWARD2, ADMIN_S, ADMIN_C, DNS = (BASE + i for i in range(8))
 procs, failures, passed = [], [], []
 
@@ -134,6 +134,11 @@ def main():
     pki = os.path.join(work, "pki")
     r = subprocess.run([REPLICA, "tunnel", "keygen", pki, "hub", "branch"], capture_output=True, text=True)
     check(r.returncode == 0, f"replica tunnel keygen makes the CA and certificates ({r.stderr.strip()!r})")
+    if os.geteuid() == 0:  # the daemons run as nobody and must read their own keys (mode 0600)
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for name in [""] + os.listdir(pki):
+            os.chown(os.path.join(pki, name), nobody.pw_uid, nobody.pw_gid)
 
     def tls(name):
         return f"ca: {pki}/ca.pem\ncert: {pki}/{name}.pem\nkey: {pki}/{name}.key\n"
@@ -150,7 +155,7 @@ def main():
         f.write(client_base)
     bad_yaml = os.path.join(work, "bad.yaml")
     with open(bad_yaml, "w") as f:
-        f.write("role: client\npeer: 127.0.0.1:1\nforward: [\"127.0.0.1:1:h:1\"]\ncodec: brotli\n")
+        f.write("role: client\npeer: 127.0.0.1:1\nforward: [\"127.0.0.1:1:h:1\"]\ncodec: brotli\ninsecure-plaintext: true\n")
 
     for path in (server_yaml, client_yaml):
         r = subprocess.run([REPLICA, "config", "check", path], capture_output=True, text=True)

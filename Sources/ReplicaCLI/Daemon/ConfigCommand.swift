@@ -90,7 +90,10 @@ struct ConfigCheckCommand: ParsableCommand {
         do {
             _ = try security.security(logger: { _ in })
         } catch {
-            let entry = file.entries.first { ["cert", "key", "ca", "pin"].contains($0.key) }
+            // The key whose file the error names, else the first TLS key of the file.
+            let keys = file.entries.filter { ["cert", "key", "ca", "pin"].contains($0.key) }
+            let named = keys.first { entry in entry.arguments.dropFirst().contains { "\(error)".contains($0) } }
+            let entry = named ?? keys.first
             throw ConfigError(
                 file: file.path, line: entry?.line ?? file.role?.line ?? 1, key: entry?.key ?? "", reason: "\(error)")
         }

@@ -2,6 +2,9 @@
 //
 // Replica: a content-defined deduplicating codec and WAN-optimization engine.
 //
+// ReplicaTunnel secures peer links with mutual TLS 1.3 (swift-nio-ssl, which compiles BoringSSL: a cold build
+// takes several minutes) and makes certificates with swift-certificates and swift-crypto.
+//
 // Only ReplicaCore imports the C libraries (liblz4, libzstd, libxxhash from Debian's -dev packages), with
 // `internal import`, so no C type reaches the public API; replica-bench also calls them directly for its baselines. No target passes unsafe compiler flags: OEM partners depend on us.
 import PackageDescription
@@ -36,6 +39,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
     ],
     targets: [
         .systemLibrary(
@@ -72,6 +79,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: upcomingFeatures
         ),

@@ -3,21 +3,23 @@
 
   scripts/appliance-e2e.py [path/to/replica]
 
-A tunnel server and client started from YAML config files, their link passing through a counting TCP relay:
+A tunnel server and client started from YAML config files (mutual TLS with `replica tunnel keygen` certificates,
+per-peer permissions), their link passing through a counting TCP relay:
   0. dnsmasq on 127.0.0.1 with --no-resolv and local records only: the server resolves the target through it;
-  1. `replica config check` accepts both files and rejects a broken one with FILE:LINE: KEY: REASON;
+  1. `replica config check` accepts both files and rejects a broken one (and one naming a missing certificate)
+     with FILE:LINE: KEY: REASON;
   2. traffic through a forward comes back intact; /readyz answers 200 once the link is up;
-  3. the link byte counters of /metrics equal the bytes the relay saw cross the socket, in both directions;
+  3. the link byte counters of /metrics agree at both ends, and the relay saw them plus only the TLS overhead;
   4. SIGHUP with a new forward in the file opens it while a flow keeps running; an invalid file is refused and
      the process goes on;
   5. SIGTERM lets an open flow finish and the process exits 0.
 The server and client run as nobody (setpriv) when the test runs as root.
-Everything listens on 127.0.0.1 ports 27400-27499, every loop is bounded, and every process is stopped at the end.
+Everything listens on 127.0.0.1 ports 27400-27499 (E2E_PORT_BASE moves them), every loop is bounded, and every process is stopped at the end.
 """
 import os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 REPLICA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/replica")
-BASE = 27400
+BASE = int(os.environ.get("E2E_PORT_BASE", "27400"))  # another range when several checkouts test at once
 ECHO, SERVER, RELAY, FORWARD, FORWARD2, ADMIN_S, ADMIN_C, DNS = (BASE + i for i in range(8))
 procs, failures, passed = [], [], []
 
@@ -128,18 +130,32 @@ def main():
     procs.append(dnsmasq)
     listeners = [serve(ECHO, echo), serve(RELAY, relay)]
     server_yaml, client_yaml = os.path.join(work, "server.yaml"), os.path.join(work, "client.yaml")
+    # Mutual TLS, as deployed: a CA and one certificate per end from `replica tunnel keygen`.
+    pki = os.path.join(work, "pki")
+    r = subprocess.run([REPLICA, "tunnel", "keygen", pki, "hub", "branch"], capture_output=True, text=True)
+    check(r.returncode == 0, f"replica tunnel keygen makes the CA and certificates ({r.stderr.strip()!r})")
+    if os.geteuid() == 0:  # the daemons run as nobody and must read their own keys (mode 0600)
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for name in [""] + os.listdir(pki):
+            os.chown(os.path.join(pki, name), nobody.pw_uid, nobody.pw_gid)
+
+    def tls(name):
+        return f"ca: {pki}/ca.pem\ncert: {pki}/{name}.pem\nkey: {pki}/{name}.key\n"
     with open(server_yaml, "w") as f:
         f.write(f"role: server\nlisten: 127.0.0.1:{SERVER}\nallow:\n  - app.e2e.test:{ECHO}\n"
+                f"permit:\n  - branch=app.e2e.test:{ECHO}\nmax-links: 64\n" + tls("hub") +
                 f"store: {work}/server-store\nstore-capacity: 64MiB\nadmin: 127.0.0.1:{ADMIN_S}\n"
                 f"log-format: json\nresolver: 127.0.0.1:{DNS}\n")
-    client_base = (f"role: client\npeer: 127.0.0.1:{RELAY}\nstore: {work}/client-store\nstore-capacity: 64MiB\n"
+    client_base = (f"role: client\npeer: 127.0.0.1:{RELAY}\nserver-name: hub\n" + tls("branch") +
+                   f"store: {work}/client-store\nstore-capacity: 64MiB\n"
                    f"admin: 127.0.0.1:{ADMIN_C}\nlog-format: logfmt\ndrain-timeout: 20\nlink-wait: 10\nforward:\n"
                    f"  - 127.0.0.1:{FORWARD}:app.e2e.test:{ECHO}\n")
     with open(client_yaml, "w") as f:
         f.write(client_base)
     bad_yaml = os.path.join(work, "bad.yaml")
     with open(bad_yaml, "w") as f:
-        f.write("role: client\npeer: 127.0.0.1:1\nforward: [\"127.0.0.1:1:h:1\"]\ncodec: brotli\n")
+        f.write("role: client\npeer: 127.0.0.1:1\nforward: [\"127.0.0.1:1:h:1\"]\ncodec: brotli\ninsecure-plaintext: true\n")
 
     for path in (server_yaml, client_yaml):
         r = subprocess.run([REPLICA, "config", "check", path], capture_output=True, text=True)
@@ -147,6 +163,13 @@ def main():
     r = subprocess.run([REPLICA, "config", "check", bad_yaml], capture_output=True, text=True)
     check(r.returncode != 0 and f"{bad_yaml}:4: codec:" in r.stderr,
           f"config check names file, line and key: {r.stderr.strip()!r}")
+    no_cert_yaml = os.path.join(work, "no-cert.yaml")
+    with open(no_cert_yaml, "w") as f:
+        f.write(f"role: client\npeer: 127.0.0.1:1\nforward: [\"127.0.0.1:1:h:1\"]\nca: {pki}/ca.pem\n"
+                f"cert: {pki}/missing.pem\nkey: {pki}/branch.key\n")
+    r = subprocess.run([REPLICA, "config", "check", no_cert_yaml], capture_output=True, text=True)
+    check(r.returncode != 0 and f"{no_cert_yaml}:" in r.stderr and "missing.pem" in r.stderr,
+          f"config check loads the TLS files and names the bad one: {r.stderr.strip()!r}")
 
     logs = {name: open(os.path.join(work, name + ".log"), "w+") for name in ("server", "client")}
     # Daemons run unprivileged, as users run them: as root, drop to nobody with setpriv.
@@ -163,19 +186,24 @@ def main():
     check(round_trip(FORWARD, payload) == payload, "3 MiB round trip through the forward")
     check(round_trip(FORWARD, payload) == payload, "the same data again (deduplicated) comes back intact")
 
-    # Quiescent link: the counters must now equal what the relay carried. Keepalive PINGs may be in flight, so
-    # compare a few times until both sides agree.
+    # Quiescent link: the two ends' counters must agree, and the relay, which sees the TLS records, must carry
+    # them plus the TLS overhead only (handshake and record headers: under 3% + 16 KiB). Keepalive PINGs may be
+    # in flight, so compare a few times until both sides agree.
+    def tls_overhead_only(relay, link):
+        return link <= relay <= link * 1.03 + (16 << 10)
+
     def counters_match():
         c, s = http(ADMIN_C, "/metrics")[1], http(ADMIN_S, "/metrics")[1]
         with relay_lock:
             up, down = relayed["up"], relayed["down"]
-        return (metric(c, "replica_link_bytes_total", direction="sent") == up
-                == metric(s, "replica_link_bytes_total", direction="received")
-                and metric(s, "replica_link_bytes_total", direction="sent") == down
-                == metric(c, "replica_link_bytes_total", direction="received"))
+        client_sent = metric(c, "replica_link_bytes_total", direction="sent")
+        server_sent = metric(s, "replica_link_bytes_total", direction="sent")
+        return (client_sent == metric(s, "replica_link_bytes_total", direction="received")
+                and server_sent == metric(c, "replica_link_bytes_total", direction="received")
+                and tls_overhead_only(up, client_sent) and tls_overhead_only(down, server_sent))
     matched = wait_for(counters_match, timeout=10, step=0.05)
     c = http(ADMIN_C, "/metrics")[1]
-    check(matched, f"link bytes equal the relay's count (client sent {metric(c, 'replica_link_bytes_total', direction='sent'):.0f},"
+    check(matched, f"link bytes agree at both ends and the relay carried them plus TLS overhead (client sent {metric(c, 'replica_link_bytes_total', direction='sent'):.0f},"
                    f" relay saw {relayed['up']})")
     check(metric(c, "replica_app_bytes_total", direction="sent") >= 2 * len(payload), "app bytes counted")
     check(metric(c, "replica_references_total") > 0, "the second copy was sent as references")

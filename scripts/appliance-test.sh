@@ -21,6 +21,7 @@ helper_pid=""
 cleanup() {
     [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null || true
     compose down -v >/dev/null 2>&1 || true
+    if [ -n "${certs:-}" ]; then rm -rf "$certs"; fi
 }
 trap cleanup EXIT
 
@@ -39,6 +40,13 @@ command -v curl >/dev/null || { apt-get install -y -qq curl >/dev/null; }
 # The target behind the hub: echo and sink servers on the host (the hub shares the host's network).
 python3 scripts/appliance-helper.py serve 27781 &
 helper_pid=$!
+
+# Mutual TLS between hub and branch: a CA and both certificates from `replica tunnel keygen` (the binary the image
+# holds), readable by the containers' user (uid 10001); compose mounts them at /etc/replica/certs.
+certs=$(mktemp -d /tmp/replica-appliance-certs.XXXXXX)
+.image/replica tunnel keygen "$certs/pki" hub branch >/dev/null
+chown -R 10001:10001 "$certs/pki"
+export REPLICA_CERTS="$certs/pki"
 
 compose down -v >/dev/null 2>&1 || true
 compose up -d

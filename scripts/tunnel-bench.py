@@ -3,21 +3,32 @@
 
   scripts/tunnel-bench.py [path/to/replica]   (default: .build/release/replica; needs socat)
 
-1. Throughput of incompressible data: direct, through a plain TCP relay (socat), through the tunnel.
-2. 1 KiB request/response latency, p50 and p99: direct, through a socat relay and through the tunnel.
+1. Throughput of incompressible data: direct, through a plain TCP relay (socat), through the tunnel with
+   mutual TLS (the default) and through the tunnel in --insecure-plaintext mode.
+2. 1 KiB request/response latency, p50 and p99: direct, through a socat relay and through both tunnels.
 3. Resident memory (VmRSS) of the tunnel client and server: idle, with 1,000 idle flows, and at the peak
    of 100 busy flows.
 Everything runs on 127.0.0.1, bounded in size and time; every process it starts is stopped at the end.
 """
-import os, socket, sys, threading, time
+import os, shutil, socket, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
 
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 EXTRA = sys.argv[2:]  # more tunnel options for both ends, e.g. --codec lz4
-BASE = 27100
+BASE = int(os.environ.get("BENCH_PORT_BASE", "21100"))
 SINK, ECHO, RELAY, TUNNEL, LOCAL_SINK, LOCAL_ECHO, ECHO_RELAY = (BASE + i for i in range(7))
+PKI = tempfile.mkdtemp(prefix="replica-bench-pki-")
+
+
+def security(mode, name):
+    """The tunnel options of one end: mutual TLS with certificates from `replica tunnel keygen`, or plaintext."""
+    if mode == "plaintext":
+        return ["--insecure-plaintext"]
+    return ["--ca", f"{PKI}/ca.pem", "--cert", f"{PKI}/{name}.pem", "--key", f"{PKI}/{name}.key"]
+
+
 def transfer(port, data):
     """Sends data, half-closes, waits for the far end's EOF; returns seconds."""
     s = socket.create_connection(("127.0.0.1", port))
@@ -50,13 +61,15 @@ def latency(port, rounds=3000):
     return samples[len(samples) // 2] * 1e6, samples[int(len(samples) * 0.99)] * 1e6
 
 
-def start_tunnel():
+def start_tunnel(mode="tls"):
     """Starts a fresh tunnel pair (empty stores) and returns (client, server)."""
-    server = start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}",
-                    "--allow", f"127.0.0.1:{SINK},127.0.0.1:{ECHO}", "--quiet"] + EXTRA)
+    targets = f"127.0.0.1:{SINK},127.0.0.1:{ECHO}"
+    server = start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}", "--allow", targets,
+                    "--permit", f"*={targets}", "--quiet"] + security(mode, "server") + EXTRA)
     wait_port(TUNNEL)
     client = start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}",
-                    "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}", "--quiet"] + EXTRA)
+                    "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}", "--quiet"]
+                   + ["--link-wait", "10"] + security(mode, "client") + EXTRA)
     wait_port(LOCAL_SINK)
     time.sleep(0.5)
     return client, server
@@ -85,28 +98,39 @@ def main():
     start(["socat", f"TCP-LISTEN:{ECHO_RELAY},reuseaddr,fork", f"TCP:127.0.0.1:{ECHO},nodelay"])
     for port in (SINK, ECHO, RELAY, ECHO_RELAY):
         wait_port(port)
-    client, server = start_tunnel()
+    subprocess.run([REPLICA, "tunnel", "keygen", PKI, "server", "client"], check=True, stdout=subprocess.DEVNULL)
     print(f"replica: {REPLICA} {' '.join(EXTRA)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     data = os.urandom(size)
     print(f"\n1. throughput, {size >> 20} MiB of os.urandom (incompressible), best of 3:")
     results = {}
-    for name, port in (("direct", SINK), ("socat relay", RELAY), ("tunnel", LOCAL_SINK)):
-        best = min(transfer(port, data) for _ in range(3)) if name != "tunnel" else None
-        if name == "tunnel":
-            # Fresh data each run: repeating the same bytes would measure deduplication, not throughput.
-            best = min(transfer(port, os.urandom(size)) for _ in range(3))
-        results[name] = size / best / 1e6
-        print(f"   {name:12s} {results[name]:8.0f} MB/s")
-    print(f"   tunnel / socat relay = {results['tunnel'] / results['socat relay'] * 100:.0f}%")
+    for name, port in (("direct", SINK), ("socat relay", RELAY)):
+        results[name] = size / min(transfer(port, data) for _ in range(3)) / 1e6
+        print(f"   {name:16s} {results[name]:8.0f} MB/s")
+    for mode in ("tls", "plaintext"):
+        client, server = start_tunnel(mode)
+        # Fresh data each run: repeating the same bytes would measure deduplication, not throughput.
+        best = min(transfer(LOCAL_SINK, os.urandom(size)) for _ in range(3))
+        stop(client, server)
+        results[mode] = size / best / 1e6
+        print(f"   tunnel {mode:9s} {results[mode]:8.0f} MB/s")
+    for mode in ("tls", "plaintext"):
+        print(f"   tunnel {mode} / socat relay = {results[mode] / results['socat relay'] * 100:.0f}%")
 
     print("\n2. 1 KiB request/response latency (3,000 round trips after 200 warm-up):")
-    for name, port in (("direct", ECHO), ("socat relay", ECHO_RELAY), ("tunnel", LOCAL_ECHO)):
-        p50, p99 = latency(port)
-        print(f"   {name:12s} p50 {p50:7.1f} us   p99 {p99:7.1f} us")
+    p99s = {}
+    for name, port in (("direct", ECHO), ("socat relay", ECHO_RELAY)):
+        p50, p99s[name] = latency(port)
+        print(f"   {name:16s} p50 {p50:7.1f} us   p99 {p99s[name]:7.1f} us")
+    for mode in ("tls", "plaintext"):
+        client, server = start_tunnel(mode)
+        p50, p99s[mode] = latency(LOCAL_ECHO)
+        stop(client, server)
+        print(f"   tunnel {mode:9s} p50 {p50:7.1f} us   p99 {p99s[mode]:7.1f} us")
+    for mode in ("tls", "plaintext"):
+        print(f"   tunnel {mode} adds {p99s[mode] - p99s['direct']:.1f} us at p99 over direct")
 
-    print("\n3. memory (a fresh pair: its stores and windows start empty)")
-    stop(client, server)
+    print("\n3. memory, TLS (a fresh pair: its stores and windows start empty)")
     client, server = start_tunnel()
     print(f"   no flows:         client {rss(client.pid):.1f} MiB, server {rss(server.pid):.1f} MiB")
     idle = []
@@ -152,4 +176,5 @@ def main():
 try:
     main()
 finally:
+    shutil.rmtree(PKI, ignore_errors=True)
     stop_all()

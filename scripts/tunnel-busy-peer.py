@@ -12,7 +12,7 @@ batch goes through the engine and every chunk is written to both stores. The ech
 it back, continuously; its latencies are split into "idle" (before the push) and "during the push".
 Ports 22100-22199 on 127.0.0.1; every process it starts is stopped at the end.
 """
-import os, shutil, socket, sys, tempfile, threading, time
+import os, shutil, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
@@ -33,13 +33,21 @@ def main():
         start(["socat", "-u", f"TCP-LISTEN:{SINK},reuseaddr,fork", "OPEN:/dev/null"])
         wait_port(ECHO), wait_port(SINK)
         common = ["--store-capacity", "1G", "--quiet", "--admin", "off"]
+        # Mutual TLS, as deployed: certificates from `replica tunnel keygen`.
+        pki = f"{work}/pki"
+        subprocess.run([REPLICA, "tunnel", "keygen", pki, "hub", "legit", "busy"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+        def tls(name):
+            return ["--ca", f"{pki}/ca.pem", "--cert", f"{pki}/{name}.pem", "--key", f"{pki}/{name}.key"]
         start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}",
-               "--allow", f"127.0.0.1:{ECHO},127.0.0.1:{SINK}", "--store", f"{work}/server"] + common)
+               "--allow", f"127.0.0.1:{ECHO},127.0.0.1:{SINK}", "--permit", f"legit=127.0.0.1:{ECHO}",
+               "--permit", f"busy=127.0.0.1:{SINK}", "--store", f"{work}/server"] + tls("hub") + common)
         wait_port(TUNNEL, 60)
         start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}",
-               "--store", f"{work}/legit"] + common)
+               "--store", f"{work}/legit"] + tls("legit") + common)
         start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}",
-               "--store", f"{work}/busy"] + common)
+               "--store", f"{work}/busy"] + tls("busy") + common)
         wait_port(LOCAL_ECHO, 60), wait_port(LOCAL_SINK, 60)
         time.sleep(1)
         print(f"replica: {REPLICA}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "

@@ -138,12 +138,17 @@ measure() {  # measure LABEL FILE PORT
         $((after_tx - before_tx)) $((after_rx - before_rx))
 }
 
+# Mutual TLS as deployed: a CA and one certificate per end.
+"$REPLICA" tunnel keygen "$WORK/pki" far near > /dev/null
+tls() { echo --ca "$WORK/pki/ca.pem" --cert "$WORK/pki/$1.pem" --key "$WORK/pki/$1.key"; }
+
 start_tunnel() {
-    bg $FAR "$REPLICA" tunnel server --listen $FAR_IP:7000 --allow 127.0.0.1:9000 --quiet
+    bg $FAR "$REPLICA" tunnel server --listen $FAR_IP:7000 --allow 127.0.0.1:9000 --permit near=127.0.0.1:9000 \
+        $(tls far) --quiet
     sleep 0.5
     bg $NEAR python3 "$WORK/delay.py" 7001 $FAR_IP 7000 "$ONE_WAY_MS"
     sleep 0.3
-    bg $NEAR "$REPLICA" tunnel client --peer 127.0.0.1:7001 -L 8000:127.0.0.1:9000 --quiet
+    bg $NEAR "$REPLICA" tunnel client --peer 127.0.0.1:7001 -L 8000:127.0.0.1:9000 --server-name far $(tls near) --quiet
     sleep 1
 }
 

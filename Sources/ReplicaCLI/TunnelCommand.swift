@@ -7,6 +7,14 @@ import ReplicaCore
 import ReplicaTunnel
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `replica tunnel`: the accelerator pair. Parsing only; the engine is `ReplicaTunnel`.
 struct TunnelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,10 +23,13 @@ struct TunnelCommand: ParsableCommand {
         discussion: """
             Run `replica tunnel server` at the far end and `replica tunnel client` at the near end. \
             Applications connect to the client's forwarded ports; the server opens the real connections, only \
-            to targets its allow-list permits. SIGTERM or SIGINT stops accepting, lets open flows drain and \
-            exits 0; a second signal exits at once.
+            to targets its allow-list permits. Links use mutual TLS 1.3: make the certificates with \
+            `replica tunnel keygen`. SIGTERM or SIGINT stops accepting, lets open flows drain and exits 0; a \
+            second signal exits at once.
             """,
-        subcommands: [TunnelServerCommand.self, TunnelClientCommand.self, TunnelStatusCommand.self])
+        subcommands: [
+            TunnelServerCommand.self, TunnelClientCommand.self, TunnelStatusCommand.self, TunnelKeygenCommand.self,
+        ])
 }
 
 /// The options both ends share: the store, the engine and the timers.
@@ -67,6 +78,8 @@ struct TunnelEngineOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
+    @OptionGroup var key: FingerprintKeyOptions
+
     func validate() throws {
         guard CodecKind(name: codec) != nil else { throw ValidationError("--codec must be zstd, lz4 or none") }
         guard memoryStore >= 1 else { throw ValidationError("--memory-store must be at least 1 MiB") }
@@ -96,7 +109,8 @@ struct TunnelEngineOptions: ParsableArguments {
                 kind, level: kind == .zstd ? (level ?? 1) : level,
                 longWindowLog: TunnelConfiguration.defaultLongWindowLog),
             windowSize: 32 << 20,
-            blockSize: 64 << 10)
+            blockSize: 64 << 10,
+            fingerprinter: key.fingerprinter())
         return try TunnelConfiguration(
             encoder: encoder, streamWindow: streamWindow,
             maximumStreamWindow: max(streamWindow, min(16 << 20, linkBudget / 4)),
@@ -111,6 +125,96 @@ struct TunnelEngineOptions: ParsableArguments {
         return try DiskChunkStore(directory: store, options: DiskChunkStore.Options(capacity: storeCapacity?.value))
     }
 
+}
+
+/// How a tunnel end authenticates: its certificate and key, whom it trusts, or explicit plaintext.
+struct TunnelSecurityOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Trust peers whose certificate chains to this CA (PEM).", valueName: "file"))
+    var ca: String?
+
+    @Option(help: ArgumentHelp("This end's certificate (PEM).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("This end's private key (PEM).", valueName: "file"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("Also trust this exact peer certificate (PEM, repeatable).", valueName: "file"))
+    var pin: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds a connection has to finish the TLS handshake.", valueName: "s"))
+    var handshakeTimeout = 10.0
+
+    @Flag(help: "Carry the link without TLS: no authentication, no encryption (trusted networks only).")
+    var insecurePlaintext = false
+
+    func validate() throws {
+        guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
+        if insecurePlaintext {
+            guard ca == nil, cert == nil, key == nil, pin.isEmpty else {
+                throw ValidationError("--insecure-plaintext cannot be combined with --ca, --cert, --key or --pin")
+            }
+            return
+        }
+        guard cert != nil, key != nil, ca != nil || !pin.isEmpty else {
+            throw ValidationError(
+                "give --cert, --key and --ca (or --pin) for mutual TLS (see `replica tunnel keygen`), "
+                    + "or --insecure-plaintext")
+        }
+    }
+
+    /// The security settings; in plaintext mode it logs the warning.
+    func security(expectedPeerName: String? = nil, logger: TunnelLogger) throws -> TunnelSecurity {
+        let timeout = TimeAmount.nanoseconds(Int64(handshakeTimeout * 1e9))
+        guard !insecurePlaintext, let cert, let key else {
+            logger(
+                "WARNING: --insecure-plaintext: the link is neither authenticated nor encrypted; anyone who reaches "
+                    + "the port is a full peer")
+            return .insecurePlaintext(handshakeTimeout: timeout)
+        }
+        return try .mutualTLS(
+            certificateFile: cert, keyFile: key, caFile: ca, pinnedCertificateFiles: pin,
+            expectedPeerName: expectedPeerName, handshakeTimeout: timeout)
+    }
+}
+
+/// `replica tunnel keygen`: a deployment's CA and endpoint certificates.
+struct TunnelKeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Make a CA and a certificate and key for each tunnel endpoint.",
+        discussion: """
+            Writes DIR/ca.pem and DIR/ca.key (the CA; keep ca.key offline), and DIR/NAME.pem and DIR/NAME.key \
+            for each NAME. Keys are P-256 ECDSA, mode 0600, written atomically. An existing CA in DIR is reused, \
+            so names can be added later; existing NAME files are replaced only with --force.
+            """)
+
+    @Argument(help: ArgumentHelp("The directory to write to (created when missing).", valueName: "dir"))
+    var directory: String
+
+    @Argument(help: ArgumentHelp("The endpoints' certificate names.", valueName: "name"))
+    var names: [String]
+
+    @Flag(help: "Replace existing NAME.pem and NAME.key files.")
+    var force = false
+
+    func validate() throws {
+        guard !names.isEmpty else { throw ValidationError("give at least one name") }
+        for name in names where !TunnelKeygen.isValidName(name) {
+            throw ValidationError("'\(name)' is not a valid name (1-64 of A-Z a-z 0-9 . _ -, not 'ca')")
+        }
+    }
+
+    func run() throws {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw TunnelError(.invalidArgument, "cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        let result = try TunnelKeygen.generate(directory: directory, names: names, force: force)
+        print(
+            result.reusedCA
+                ? "using the CA in \(result.caCertificate)"
+                : "wrote \(result.caCertificate) and \(directory)/ca.key (the CA: give ca.pem to every endpoint, keep ca.key offline)")
+        for entry in result.issued { print("wrote \(entry.certificate) and \(entry.key) for \(entry.name)") }
+    }
 }
 
 /// `replica tunnel server`: the far end.
@@ -130,9 +234,24 @@ struct TunnelServerCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Targets flows may reach, comma-separated (HOST:* allows every port). Default: none.",
+            "Targets flows may reach, comma-separated: HOST:PORT, HOST:*, CIDR:PORT, *. Default: none.",
             valueName: "host:port,..."))
     var allow = ""
+
+    @Option(
+        help: ArgumentHelp(
+            "Let the peer with this certificate name (* for every peer) reach these targets, within --allow "
+                + "(repeatable). Default: none.",
+            valueName: "name=host:port,..."))
+    var permit: [String] = []
+
+    @Option(help: ArgumentHelp("The most peer connections at once.", valueName: "n"))
+    var maxLinks = 1024
+
+    @Option(help: ArgumentHelp("The most peer connections at once from one address.", valueName: "n"))
+    var maxLinksPerAddress = 32
+
+    @OptionGroup var security: TunnelSecurityOptions
 
     @OptionGroup var engine: TunnelEngineOptions
     @OptionGroup var daemon: DaemonOptions
@@ -140,30 +259,41 @@ struct TunnelServerCommand: ParsableCommand {
     func validate() throws {
         do { _ = try TunnelTarget(parsing: listen) } catch { throw ValidationError("--listen: \(error.message)") }
         do { _ = try TunnelAllowList(parsing: allow) } catch { throw ValidationError("--allow: \(error.message)") }
+        do { _ = try TunnelPermissions(parsing: permit) } catch { throw ValidationError("--permit: \(error.message)") }
+        do {
+            _ = try TunnelAdmissionLimits(maximumLinks: maxLinks, maximumLinksPerAddress: maxLinksPerAddress)
+        } catch { throw ValidationError(error.message) }
     }
 
     func run() throws {
         let listen = try TunnelTarget(parsing: self.listen)
         let allowList = try TunnelAllowList(parsing: allow)
+        let permissions = try TunnelPermissions(parsing: permit)
+        let limits = try TunnelAdmissionLimits(maximumLinks: maxLinks, maximumLinksPerAddress: maxLinksPerAddress)
         let runtime = Daemon(options: daemon, quiet: engine.quiet, label: "replica.tunnel.server")
         var resolved = try engine.configuration(memoryCap: daemon.memoryCap)
         resolved.resolver = daemon.resolverAddress
         let configuration = resolved
         let store = try engine.openStore()
         let logger = runtime.tunnelLogger
-        if allowList.targets.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
+        let security = try self.security.security(logger: logger)
+        if allowList.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
+        if permissions.grants.isEmpty { logger("no peer has permissions: every flow will be refused (see --permit)") }
         try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let server = try await TunnelServer.start(
-                listen: listen, allowList: allowList, configuration: configuration, store: store, group: group,
-                logger: logger)
+                listen: listen, allowList: allowList, permissions: permissions, configuration: configuration, security: security,
+                admission: limits, store: store,
+                group: group, logger: logger)
             logger("listening on \(server.localAddress.map(Self.format) ?? listen.description)")
             return TunnelEndpoint(
                 statistics: { server.statistics() }, problems: { [] },
                 reload: { command in
                     guard let new = command as? TunnelServerCommand else { return "not a server config: ignored" }
                     let allowList = try TunnelAllowList(parsing: new.allow)
-                    server.updateAllowList(allowList)
-                    return "allow-list \(allowList.targets.count) targets (for links that come up from now on)"
+                    let permissions = try TunnelPermissions(parsing: new.permit)
+                    try server.updatePolicy(TunnelAccessPolicy(allowList: allowList, permissions: permissions))
+                    return "allow-list \(allowList.entries.count) entries, permissions for \(permissions.grants.count) "
+                        + "names (for links that come up from now on)"
                 },
                 shutdown: { await server.shutdown() })
         }
@@ -186,6 +316,14 @@ struct TunnelClientCommand: ParsableCommand {
             valueName: "[bind:]localport:host:port"))
     var forward: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "The name the server's certificate must carry (default: any certificate the CA or a pin trusts).",
+            valueName: "name"))
+    var serverName: String?
+
+    @OptionGroup var security: TunnelSecurityOptions
+
     @OptionGroup var engine: TunnelEngineOptions
     @OptionGroup var daemon: DaemonOptions
 
@@ -204,10 +342,14 @@ struct TunnelClientCommand: ParsableCommand {
         let configuration = try engine.configuration(memoryCap: daemon.memoryCap)
         let store = try engine.openStore()
         let logger = runtime.tunnelLogger
+        let security = try self.security.security(expectedPeerName: serverName, logger: logger)
+        if !security.isPlaintext, serverName == nil {
+            logger("note: any certificate the CA trusts is accepted as the server (see --server-name)")
+        }
         try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let client = try await TunnelClient.start(
-                peer: peer, forwards: forwards, configuration: configuration, store: store, group: group,
-                logger: logger)
+                peer: peer, forwards: forwards, configuration: configuration, security: security, store: store,
+                group: group, logger: logger)
             for (forward, address) in zip(forwards, client.listenAddresses) {
                 let local = address.map(TunnelServerCommand.format) ?? "\(forward.bindHost):\(forward.localPort)"
                 logger("forwarding \(local) -> \(forward.target) via \(peer)")

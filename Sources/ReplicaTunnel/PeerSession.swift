@@ -82,7 +82,11 @@ final class PeerSession: ChannelDuplexHandler {
             encoder: try LinkEncoder(
                 configuration: configuration.encoder, store: store, retentionLimit: configuration.linkBudget),
             decoder: try LinkDecoder(
-                options: DecoderOptions(memoryLimit: configuration.limits.decoderMemoryLimit), store: store))
+                options: DecoderOptions(
+                    memoryLimit: configuration.limits.decoderMemoryLimit,
+                    // The decoder fingerprints as the peer's encoder does (the same key, checked in the hello).
+                    fingerprinter: configuration.encoder.fingerprinter),
+                store: store))
     }
 
     var role: Role { machine.role }
@@ -116,7 +120,8 @@ final class PeerSession: ChannelDuplexHandler {
         lastHeard = context.eventLoop.now
         let hello = TunnelHello(
             capabilities: [.chunkRecovery], storeID: store.storeID, frameLimit: UInt32(configuration.frameLimit),
-            receiveBudget: UInt32(configuration.linkBudget))
+            receiveBudget: UInt32(configuration.linkBudget),
+            fingerprintKeyCheck: configuration.encoder.fingerprinter.keyCheck)
         context.writeAndFlush(wrapOutboundOut(.hello(hello)), promise: nil)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         keepalive = context.eventLoop.scheduleRepeatedTask(
@@ -262,7 +267,7 @@ final class PeerSession: ChannelDuplexHandler {
         case .hello(let hello):
             apply(machine.receiveHello(hello))
         case .goAway(let code, let reason):
-            logger("\(peerName) is closing the link: \(code): \(reason)")
+            logger("\(peerName) is closing the link: \(code): \(LogText.escape(reason))")
             context?.close(promise: nil)
         case .open(let id, let target, let window):
             guard apply(machine.receiveOpen(id, target: target, window: window, at: now)) else { return }
@@ -285,7 +290,7 @@ final class PeerSession: ChannelDuplexHandler {
             finishIfDone(id)
         case .reset(let id, let code, let reason):
             guard apply(machine.receiveReset(id, at: now)) else { return }
-            logger("\(peerName) reset stream \(id): \(code): \(reason)")
+            logger("\(peerName) reset stream \(id): \(code): \(LogText.escape(reason))")
             remove(id, abort: true)
         case .ping(let value):
             guard apply(machine.receivePing(at: now)) else { return }
@@ -367,6 +372,7 @@ final class PeerSession: ChannelDuplexHandler {
 
     /// Connects a stream the peer opened to its target; the stream counts against the limit meanwhile.
     private func connect(_ id: UInt32, to target: TunnelTarget) {
+        guard case .server(let dialer) = role else { return }
         let local = TunnelStream(id: id)
         locals[id] = local
         statistics.update {
@@ -375,13 +381,14 @@ final class PeerSession: ChannelDuplexHandler {
         }
         guard let loop = context?.eventLoop else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        ClientBootstrap(group: loop)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(configuration.keepaliveTimeout)
-            .resolver(configuration.resolver.map { ConfiguredResolver(client: DNSClient(server: $0), loop: loop) })
-            .connect(host: target.host, port: target.port)
+        // The dialer resolves the target (through the configured DNS server, if any), checks every address
+        // against the allow-list and this peer's permissions, and connects to exactly the address it checked.
+        dialer.connect(target, on: loop, timeout: configuration.keepaliveTimeout) { bootstrap in
+            bootstrap
+                .channelOption(.autoRead, value: false)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        }
             .assumeIsolated()
             .whenComplete { result in bound.value.connected(result, stream: local, target: target) }
     }
@@ -400,9 +407,10 @@ final class PeerSession: ChannelDuplexHandler {
             requestRead(local)
         case .failure(let error):
             guard locals[id] === local else { return }
-            logger("stream \(id): cannot connect to \(target): \(error)")
+            logger("stream \(id) from \(peerName): cannot connect to \(target): \(error)")
             remove(id, abort: false)
-            send(.reset(stream: id, code: .connectFailed, reason: "cannot connect to \(target): \(error)"))
+            let code = (error as? TunnelError)?.code ?? .connectFailed
+            send(.reset(stream: id, code: code, reason: "cannot connect to \(target): \(error)"))
         }
         flushIfNeeded()
     }

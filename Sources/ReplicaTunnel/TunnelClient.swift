@@ -72,21 +72,22 @@ public final class TunnelClient: Sendable {
     ///   - peer: the server's address.
     ///   - forwards: the local ports to carry.
     ///   - configuration: the engine, flow-control and reconnect settings.
+    ///   - security: mutual TLS (the link gets a session only after its handshake) or explicit plaintext.
     ///   - store: the chunk store.
     ///   - group: the event loop group; the client runs on one of its loops.
     ///   - logger: receives a line per notable event.
     /// - Throws: a bind error.
     public static func start(
-        peer: TunnelTarget, forwards: [TunnelForward], configuration: TunnelConfiguration, store: any ChunkStore,
-        group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
+        peer: TunnelTarget, forwards: [TunnelForward], configuration: TunnelConfiguration, security: TunnelSecurity,
+        store: any ChunkStore, group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
     ) async throws -> TunnelClient {
         let loop = group.next()
         let registry = SessionRegistry()
         let core = try await loop.submit {
             NIOLoopBound(
                 ClientCore(
-                    peer: peer, configuration: configuration, store: store, loop: loop, registry: registry,
-                    logger: logger), eventLoop: loop)
+                    peer: peer, configuration: configuration, security: security, store: store, loop: loop,
+                    registry: registry, logger: logger), eventLoop: loop)
         }.get()
         var listeners: [(forward: TunnelForward, channel: any Channel)] = []
         do {
@@ -158,14 +159,23 @@ public final class TunnelClient: Sendable {
     }
 }
 
+/// One connection attempt of a client: settled once it became a session (whose close then reconnects) or once
+/// a reconnect was scheduled for its failure, so a failure seen twice (connect error and channel close)
+/// schedules one reconnect.
+final class ConnectAttempt {
+    var settled = false
+}
+
 /// The client's state, confined to its event loop.
 final class ClientCore {
     private let peer: TunnelTarget
     private let configuration: TunnelConfiguration
+    private let security: TunnelSecurity
     private let store: any ChunkStore
     private let loop: any EventLoop
     private let registry: SessionRegistry
     private let logger: TunnelLogger
+    private let log: TunnelLog
     private var session: PeerSession?
     private var attempt = 0
     private var stopped = false
@@ -173,11 +183,13 @@ final class ClientCore {
     private var waiting: [(channel: any Channel, target: TunnelTarget, holder: AcceptHandler, timer: Scheduled<Void>)] = []
 
     init(
-        peer: TunnelTarget, configuration: TunnelConfiguration, store: any ChunkStore, loop: any EventLoop,
-        registry: SessionRegistry, logger: @escaping TunnelLogger
+        peer: TunnelTarget, configuration: TunnelConfiguration, security: TunnelSecurity, store: any ChunkStore,
+        loop: any EventLoop, registry: SessionRegistry, logger: @escaping TunnelLogger
     ) {
         self.peer = peer
         self.configuration = configuration
+        self.security = security
+        self.log = TunnelLog(logger)
         self.store = store
         self.loop = loop
         self.registry = registry
@@ -199,28 +211,35 @@ final class ClientCore {
     func connect() {
         guard !stopped else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let (configuration, store, logger, registry, peer) = (
-            self.configuration, self.store, self.logger, self.registry, self.peer
+        let attempt = NIOLoopBound(ConnectAttempt(), eventLoop: loop)
+        let (configuration, security, store, log, registry, peer) = (
+            self.configuration, self.security, self.store, self.log, self.registry, self.peer
         )
         ClientBootstrap(group: loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(configuration.keepaliveTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let session = try PeerSession(
-                        role: .client, configuration: configuration, store: store, peerName: peer.description,
-                        logger: logger)
-                    session.onReady = { bound.value.ready($0) }
-                    session.onClose = { bound.value.lost($0) }
-                    try PeerChannel.configure(channel, session: session)
-                    registry.add(session, channel: channel)
+                    // A link that never becomes a session (refused or timed-out handshake) reconnects too.
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in bound.value.retry(attempt.value) }
+                    try PeerChannel.secure(channel, end: .client, security: security, log: log) { identity in
+                        attempt.value.settled = true
+                        let session = try PeerSession(
+                            role: .client, configuration: configuration, store: store,
+                            peerName: identity.map { "\($0) at \(peer)" } ?? peer.description,
+                            logger: log.linkLogger())
+                        session.onReady = { bound.value.ready($0) }
+                        session.onClose = { bound.value.lost($0) }
+                        try PeerChannel.configure(channel, session: session)
+                        registry.add(session, channel: channel)
+                    }
                 }
             }
             .connect(host: peer.host, port: peer.port)
             .assumeIsolated()
             .whenFailure { error in
                 bound.value.logger("cannot reach the server \(peer): \(error)")
-                bound.value.scheduleReconnect()
+                bound.value.retry(attempt.value)
             }
     }
 
@@ -243,6 +262,12 @@ final class ClientCore {
         let entry = waiting.remove(at: index)
         logger("refusing a local connection for \(entry.target): the link to \(peer) stayed down")
         PeerSession.abort(entry.channel)
+    }
+
+    private func retry(_ attempt: ConnectAttempt) {
+        guard !attempt.settled else { return }
+        attempt.settled = true
+        scheduleReconnect()
     }
 
     private func lost(_ session: PeerSession) {

@@ -75,7 +75,8 @@ public enum TunnelFrame: Hashable, Sendable {
     }
 }
 
-/// The hello payload: protocol version, capabilities, store identity, frame limit and receive budget.
+/// The hello payload: protocol version, capabilities, store identity, frame limit, receive budget and the
+/// fingerprint key check.
 public struct TunnelHello: Hashable, Sendable {
     /// The protocol version the sender speaks.
     public var version: UInt16
@@ -88,12 +89,17 @@ public struct TunnelHello: Hashable, Sendable {
     /// The most decoded bytes the sender accepts in flight over the whole link (sent to it, not yet credited
     /// back): the peer's global send budget is at most this.
     public var receiveBudget: UInt32
+    /// The 32-bit check value of the sender's fingerprint key (``Fingerprinter/keyCheck``; 0 when unkeyed).
+    /// Both ends must use the same key, or references would name chunks the other end cannot find; a
+    /// mismatch ends the handshake with a clear error. It reveals nothing useful about the key.
+    public var fingerprintKeyCheck: UInt32
 
     /// Creates a hello.
     public init(
         version: UInt16 = TunnelProtocol.version, capabilities: TunnelCapabilities, storeID: StoreID,
-        frameLimit: UInt32, receiveBudget: UInt32
+        frameLimit: UInt32, receiveBudget: UInt32, fingerprintKeyCheck: UInt32 = 0
     ) {
+        self.fingerprintKeyCheck = fingerprintKeyCheck
         self.version = version
         self.capabilities = capabilities
         self.storeID = storeID
@@ -134,7 +140,11 @@ public struct TunnelTarget: Hashable, Sendable, CustomStringConvertible {
         self.init(host: host, port: port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// `HOST:PORT`, the host escaped (a target may come from a peer's OPEN frame, so it is peer-supplied text).
+    public var description: String {
+        let host = LogText.escape(host)
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 }
 
 /// The payload of a DATA frame.

@@ -86,7 +86,7 @@ public struct TunnelFrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
         switch kind {
         case .hello:
-            guard payload.readableBytes >= TunnelProtocol.helloSize,
+            guard payload.readableBytes >= TunnelProtocol.minimumHelloSize,
                 let magic = payload.readBytes(length: 4), magic == TunnelProtocol.magic
             else {
                 throw TunnelError(.handshakeFailed, "the hello does not start with RPLT or is too short")
@@ -96,11 +96,12 @@ public struct TunnelFrameDecoder: NIOSingleStepByteToMessageDecoder {
             let storeID = StoreID(bytes: payload.readBytes(length: 16) ?? []) ?? .none
             let frameLimit = payload.readInteger(as: UInt32.self) ?? 0
             let receiveBudget = payload.readInteger(as: UInt32.self) ?? 0
+            let keyCheck = payload.readInteger(as: UInt32.self) ?? 0  // absent in version 1
             payload.moveReaderIndex(to: payload.writerIndex)  // later versions may append fields
             return .hello(
                 TunnelHello(
                     version: version, capabilities: capabilities, storeID: storeID, frameLimit: frameLimit,
-                    receiveBudget: receiveBudget))
+                    receiveBudget: receiveBudget, fingerprintKeyCheck: keyCheck))
         case .goAway:
             guard let code = payload.readInteger(as: UInt32.self) else { throw short("code") }
             return .goAway(code: TunnelError.Code(wireValue: code), reason: readReason(&payload))
@@ -221,6 +222,7 @@ extension ByteBuffer {
             writeBytes(hello.storeID.bytes)
             writeInteger(hello.frameLimit)
             writeInteger(hello.receiveBudget)
+            writeInteger(hello.fingerprintKeyCheck)
         case .goAway(let code, let reason), .reset(_, let code, let reason):
             writeInteger(code.wireValue)
             writeBytes(reason.utf8.prefix(TunnelProtocol.maximumReasonSize))

@@ -59,6 +59,9 @@ struct HelpTests {
               --chunk-size <size>     Average chunk size; min = 1/4, max = 4x. (default: 8K)
               --window <size>         How far back repeats are found; the decoder holds
                                       this much. (default: 256M)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -T, --threads <n>       Threads; 2+ or 0 (one per core) overlap reading,
                                       coding and writing; same output. (default: 1)
               -c, --stdout            Write to standard output; keep the source.
@@ -85,7 +88,7 @@ struct HelpTests {
 
             Example: replica -d big.log.rpl   (writes big.log)
 
-            USAGE: replica decompress [--memory <size>] [--threads <n>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica decompress [--memory <size>] [--fingerprint-key <file>] [--threads <n>] [--stdout] [--output <file>] [--force] [--rm] [--keep] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to decompress; none or - reads stdin.
@@ -93,6 +96,9 @@ struct HelpTests {
             OPTIONS:
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -T, --threads <n>       Threads; 2+ or 0 (one per core) overlap reading,
                                       coding and writing; same output. (default: 1)
               -c, --stdout            Write to standard output; keep the source.
@@ -119,7 +125,7 @@ struct HelpTests {
 
             Example: replica test big.log.rpl   (prints big.log.rpl: OK)
 
-            USAGE: replica test [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica test [--memory <size>] [--fingerprint-key <file>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to verify; none or - reads stdin.
@@ -127,6 +133,9 @@ struct HelpTests {
             OPTIONS:
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
@@ -145,7 +154,7 @@ struct HelpTests {
 
             Example: replica info --json big.log.rpl
 
-            USAGE: replica info [--json] [--memory <size>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
+            USAGE: replica info [--json] [--memory <size>] [--fingerprint-key <file>] [--quiet] [--verbose] [--store <dir>] [<files> ...]
 
             ARGUMENTS:
               <files>                 Files to inspect; none or - reads stdin.
@@ -154,6 +163,9 @@ struct HelpTests {
               --json                  One JSON object per line and file.
               --memory <size>         Decoder memory limit; a stream needing more is
                                       refused. (default: 1G)
+              --fingerprint-key <file>
+                                      Key chunk fingerprints with this file's bytes (16 or
+                                      more).
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.

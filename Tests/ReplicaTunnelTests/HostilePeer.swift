@@ -16,23 +16,44 @@ final class HostilePeer: Sendable {
         self.inbox = inbox
     }
 
-    /// Connects to the server; with `reading: false` the peer never reads a byte of what the server sends.
-    static func connect(port: Int, group: any EventLoopGroup, reading: Bool = true) async throws -> HostilePeer {
+    /// Connects to the server and completes the mutual-TLS handshake as the deployment's `client` (an
+    /// authenticated peer that lies), unless `security` says otherwise; with `reading: false` the peer never reads
+    /// a byte of what the server sends. Returns once the peer may send frames.
+    static func connect(
+        port: Int, group: any EventLoopGroup, reading: Bool = true, security: TunnelSecurity? = nil
+    ) async throws -> HostilePeer {
         let inbox = FrameInbox()
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.autoRead, value: reading)
-            // A peer that does not read keeps its receive buffer small, so the server feels it sooner.
-            .channelOption(.socketOption(.so_rcvbuf), value: reading ? 1 << 20 : 4096)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(InboundByteCounter(inbox: inbox))
-                    try operations.addHandler(ByteToMessageHandler(TunnelFrameDecoder(frameLimit: 64 << 20)))
-                    try operations.addHandler(MessageToByteHandler(TunnelFrameEncoder()))
-                    try operations.addHandler(FrameCollector(inbox: inbox))
+        let security = try security ?? TestPKI.shared.client
+        let ready = group.next().makePromise(of: Void.self)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                // Reads stay on for the handshake; a peer that does not read turns them off once it is done.
+                .channelOption(.autoRead, value: true)
+                // A peer that does not read keeps its receive buffer small, so the server feels it sooner.
+                .channelOption(.socketOption(.so_rcvbuf), value: reading ? 1 << 20 : 4096)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        channel.closeFuture.whenComplete { _ in
+                            ready.fail(TunnelError(.linkClosed, "the server closed the link during the handshake"))
+                        }
+                        let operations = channel.pipeline.syncOperations
+                        try PeerChannel.secure(channel, end: .client, security: security, log: TunnelLog { _ in }) { _ in
+                            try operations.addHandler(InboundByteCounter(inbox: inbox))
+                            try operations.addHandler(ByteToMessageHandler(TunnelFrameDecoder(frameLimit: 64 << 20)))
+                            try operations.addHandler(MessageToByteHandler(TunnelFrameEncoder()))
+                            try operations.addHandler(FrameCollector(inbox: inbox))
+                            if !reading { try channel.syncOptions?.setOption(.autoRead, value: false) }
+                            ready.succeed()
+                        }
+                    }
                 }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+                .connect(host: "127.0.0.1", port: port).get()
+        } catch {
+            ready.fail(error)
+            throw error
+        }
+        try await ready.futureResult.get()
         return HostilePeer(channel: channel, inbox: inbox)
     }
 

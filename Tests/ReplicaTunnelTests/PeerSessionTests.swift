@@ -7,8 +7,11 @@ import Testing
 
 /// The session driven frame by frame on an `EmbeddedChannel`: handshake, limits and timers without sockets.
 @Suite struct PeerSessionTests {
-    func makeChannel(role: PeerSession.Role = .server(TunnelAllowList())) throws -> (EmbeddedChannel, PeerSession) {
-        let configuration = try TunnelConfiguration(
+    func makeChannel(role: PeerSession.Role? = nil, encoder: EncoderConfiguration? = nil) throws -> (EmbeddedChannel, PeerSession) {
+        let role = role ?? .server(TargetDialer(
+            policy: TunnelAccessPolicy(allowList: TunnelAllowList(), permissions: TunnelPermissions()), identity: nil,
+            listener: nil))
+        let configuration = try TunnelConfiguration(encoder: encoder,
             streamWindow: 64 << 10, linkBudget: 1 << 20, maximumStreams: 2, keepaliveInterval: .seconds(1),
             keepaliveTimeout: .seconds(3))
         let session = try PeerSession(
@@ -19,11 +22,27 @@ import Testing
         return (channel, session)
     }
 
-    func hello(version: UInt16 = TunnelProtocol.version) -> TunnelFrame {
+    func hello(version: UInt16 = TunnelProtocol.version, keyCheck: UInt32 = 0) -> TunnelFrame {
         .hello(
             TunnelHello(
                 version: version, capabilities: [.chunkRecovery], storeID: .random(), frameLimit: 1 << 20,
-                receiveBudget: 1 << 20))
+                receiveBudget: 1 << 20, fingerprintKeyCheck: keyCheck))
+    }
+
+    @Test func aPeerWithAnotherFingerprintKeyIsRefusedInTheHandshake() throws {
+        let keyed = try EncoderConfiguration(
+            codec: CodecConfiguration(.zstd, level: 1), fingerprinter: Fingerprinter(key: Array(repeating: 7, count: 32)))
+        let (channel, _) = try makeChannel(encoder: keyed)
+        _ = try outbound(channel)
+        try channel.writeInbound(hello(keyCheck: 0))  // an unkeyed peer
+        let frames = try outbound(channel)
+        guard case .goAway(let code, let reason) = frames.last else {
+            Issue.record("no GOAWAY: \(frames)")
+            return
+        }
+        #expect(code == .handshakeFailed)
+        #expect(reason.contains("--fingerprint-key"), "\(reason)")
+        #expect(!channel.isActive)
     }
 
     func outbound(_ channel: EmbeddedChannel) throws -> [TunnelFrame] {

@@ -9,7 +9,11 @@ import Testing
     let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
     func machine(
-        role: PeerStateMachine.Role = .server(TunnelAllowList([TunnelTarget(host: "app", port: 80)])),
+        role: PeerStateMachine.Role = .server(
+            TargetDialer(
+                policy: TunnelAccessPolicy(
+                    allowList: TunnelAllowList([TunnelTarget(host: "app", port: 80)]), permissions: .anyPeer),
+                identity: nil, listener: nil)),
         limits: TunnelLimits? = nil, maximumStreams: Int = 4
     ) throws -> PeerStateMachine {
         let configuration = try TunnelConfiguration(

@@ -13,7 +13,10 @@ import Testing
         do {
             let configuration = try TunnelConfiguration(streamWindow: 64 << 10, linkBudget: 1 << 20)
             let session = try PeerSession(
-                role: .server(TunnelAllowList()), configuration: configuration,
+                role: .server(
+                    TargetDialer(
+                        policy: TunnelAccessPolicy(allowList: TunnelAllowList(), permissions: .anyPeer), identity: nil,
+                        listener: nil)), configuration: configuration,
                 store: MemoryChunkStore(capacity: 1 << 20), peerName: "test", offload: nil, logger: { _ in })
             weakSession = session
             let channel = EmbeddedChannel(handler: session)

@@ -158,7 +158,9 @@ struct TunnelPair {
     static func start(
         targetPort: Int, group: any EventLoopGroup, serverGroup: (any EventLoopGroup)? = nil,
         serverStore: (any ChunkStore)? = nil, clientStore: (any ChunkStore)? = nil,
-        configuration: TunnelConfiguration? = nil, serverPort: Int = 0, allow: String? = nil
+        configuration: TunnelConfiguration? = nil, serverPort: Int = 0, allow: String? = nil,
+        serverSecurity: TunnelSecurity? = nil, clientSecurity: TunnelSecurity? = nil, waitForLink: Bool = true,
+        admission: TunnelAdmissionLimits = .standard
     ) async throws -> TunnelPair {
         let configuration = try configuration ?? TunnelConfiguration()
         var scratch: [ScratchStore] = []
@@ -174,13 +176,14 @@ struct TunnelPair {
         let log = LogCollector()
         let server = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
-            allowList: TunnelAllowList(parsing: allow ?? "127.0.0.1:\(targetPort)"), configuration: configuration,
-            store: serverStore, group: serverGroup ?? group, logger: { log.logger("server: " + $0) })
+            allowList: TunnelAllowList(parsing: allow ?? "127.0.0.1:\(targetPort)"), permissions: .anyPeer, configuration: configuration,
+            security: try serverSecurity ?? TestPKI.shared.server, admission: admission, store: serverStore, group: serverGroup ?? group, logger: { log.logger("server: " + $0) })
         let client = try await TunnelClient.start(
             peer: TunnelTarget(host: "127.0.0.1", port: server.localAddress?.port ?? 0),
             forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: targetPort))],
-            configuration: configuration, store: clientStore, group: group, logger: { log.logger("client: " + $0) })
-        try await waitUntil { await client.isConnected }
+            configuration: configuration, security: try clientSecurity ?? TestPKI.shared.client, store: clientStore,
+            group: group, logger: { log.logger("client: " + $0) })
+        if waitForLink { try await waitUntil { await client.isConnected } }
         return TunnelPair(server: server, client: client, log: log, scratch: scratch)
     }
 

@@ -77,11 +77,28 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
         var buffer = ByteBuffer()
         let id = StoreID(bytes: Array(0..<16))!
         buffer.writeTunnelFrame(
-            .hello(TunnelHello(capabilities: [.chunkRecovery], storeID: id, frameLimit: 0x0102_0304, receiveBudget: 5)))
+            .hello(
+                TunnelHello(
+                    capabilities: [.chunkRecovery], storeID: id, frameLimit: 0x0102_0304, receiveBudget: 5,
+                    fingerprintKeyCheck: 0x0A0B_0C0D)))
         let expected: [UInt8] =
-            [0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 34] + [0x52, 0x50, 0x4C, 0x54, 0, 1, 0, 0, 0, 1] + Array(0..<16)
-            + [1, 2, 3, 4, 0, 0, 0, 5]
+            [0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 38] + [0x52, 0x50, 0x4C, 0x54, 0, 2, 0, 0, 0, 1] + Array(0..<16)
+            + [1, 2, 3, 4, 0, 0, 0, 5] + [0x0A, 0x0B, 0x0C, 0x0D]
         #expect(buffer.readBytes(length: buffer.readableBytes) == expected)
+    }
+
+    @Test func aVersionOneHelloStillParsesSoItsVersionCanBeReported() throws {
+        var buffer = ByteBuffer(
+            bytes: [0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 34] + [0x52, 0x50, 0x4C, 0x54, 0, 1, 0, 0, 0, 1] + Array(0..<16)
+                + [1, 2, 3, 4, 0, 0, 0, 5])
+        var decoder = TunnelFrameDecoder()
+        let frame = try decoder.decode(buffer: &buffer)
+        guard case .hello(let hello) = frame else {
+            Issue.record("not a hello: \(String(describing: frame))")
+            return
+        }
+        #expect(hello.version == 1)
+        #expect(hello.fingerprintKeyCheck == 0)
     }
 
     @Test func oversizedLengthIsRefusedFromTheHeaderAlone() {
@@ -158,11 +175,12 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
     }
 
     @Test func allowListDefaultsToDeny() throws {
-        #expect(!TunnelAllowList().permits(TunnelTarget(host: "127.0.0.1", port: 80)))
+        let local = try SocketAddress(ipAddress: "127.0.0.1", port: 80)
+        #expect(!TunnelAllowList().permits(name: "127.0.0.1", address: local, port: 80))
         let list = try TunnelAllowList(parsing: "127.0.0.1:80,db:*")
-        #expect(list.permits(TunnelTarget(host: "127.0.0.1", port: 80)))
-        #expect(!list.permits(TunnelTarget(host: "127.0.0.1", port: 81)))
-        #expect(list.permits(TunnelTarget(host: "db", port: 5432)))
+        #expect(list.permits(name: "127.0.0.1", address: local, port: 80))
+        #expect(!list.permits(name: "127.0.0.1", address: local, port: 81))
+        #expect(list.permits(name: "db", address: try SocketAddress(ipAddress: "10.0.0.1", port: 5432), port: 5432))
     }
 }
 

@@ -27,7 +27,7 @@ struct CompressCommand: ParsableCommand {
     func validate() throws { try output.validate(fileCount: files.count) }
 
     func run() throws {
-        let configuration = try tuning.configuration()
+        let configuration = try tuning.keyedConfiguration()
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         var transcoder = Transcoder(direction: .compress, options: output) {
             EncodingTransform(try StreamEncoder(configuration: configuration, store: chunkStore))

@@ -27,7 +27,7 @@ struct DecompressCommand: ParsableCommand {
     func validate() throws { try output.validate(fileCount: files.count) }
 
     func run() throws {
-        let options = try DecoderOptions(memoryLimit: limits.memory.value, acceptsConcatenatedStreams: true)
+        let options = try limits.decoderOptions()
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         var transcoder = Transcoder(direction: .decompress, options: output) {
             DecodingTransform(try StreamDecoder(options: options, store: chunkStore))

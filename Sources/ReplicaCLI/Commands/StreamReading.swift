@@ -57,7 +57,7 @@ enum StreamReading {
         if input.isStandardInput && input.isTerminal {
             throw FileError(path: "stdin", message: "is a terminal; refusing to read compressed data")
         }
-        let options = try DecoderOptions(memoryLimit: limits.memory.value, acceptsConcatenatedStreams: true)
+        let options = try limits.decoderOptions()
         let transform = DecodingTransform(try StreamDecoder(options: options, store: store))
         let progress = reporting.progressMeter(for: input)
         defer { progress?.clear() }

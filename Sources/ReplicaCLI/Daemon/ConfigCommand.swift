@@ -69,6 +69,7 @@ struct ConfigCheckCommand: ParsableCommand {
             guard command is TunnelServerCommand || command is TunnelClientCommand else {
                 throw ConfigError(file: self.file, line: 1, key: "", reason: "does not describe a tunnel endpoint")
             }
+            try Self.checkSecurity(of: command, in: file)
         } catch let error as ConfigError {
             throw error
         } catch {
@@ -77,6 +78,25 @@ struct ConfigCheckCommand: ParsableCommand {
         let output = TextOutput()
         try output.line("\(self.file): ok (role \(file.role?.value ?? "?"), \(file.entries.count + 1) settings)")
         try output.flush()
+    }
+
+    /// Loads the certificate, key and trust files the endpoint would use, so a missing or bad file is found now.
+    ///
+    /// - Throws: ``ConfigError`` on the line of the `cert`, `key`, `ca` or `pin` key.
+    static func checkSecurity(of command: any ParsableCommand, in file: ConfigFile) throws(ConfigError) {
+        guard
+            let security = (command as? TunnelServerCommand)?.security ?? (command as? TunnelClientCommand)?.security
+        else { return }
+        do {
+            _ = try security.security(logger: { _ in })
+        } catch {
+            // The key whose file the error names, else the first TLS key of the file.
+            let keys = file.entries.filter { ["cert", "key", "ca", "pin"].contains($0.key) }
+            let named = keys.first { entry in entry.arguments.dropFirst().contains { "\(error)".contains($0) } }
+            let entry = named ?? keys.first
+            throw ConfigError(
+                file: file.path, line: entry?.line ?? file.role?.line ?? 1, key: entry?.key ?? "", reason: "\(error)")
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReplicaCore
 
 /// Where compress and decompress write: `-c`, `-o`, `-f`, `--rm`, and the reporting flags.
 struct OutputOptions: ParsableArguments {
@@ -34,4 +35,12 @@ struct OutputOptions: ParsableArguments {
 struct DecoderLimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Decoder memory limit; a stream needing more is refused.", valueName: "size"))
     var memory = ByteCount(1 << 30)
+
+    @OptionGroup var key: FingerprintKeyOptions
+
+    /// The decoder's options: the memory limit and the fingerprinter of the stream's key.
+    func decoderOptions() throws -> DecoderOptions {
+        try DecoderOptions(
+            memoryLimit: memory.value, acceptsConcatenatedStreams: true, fingerprinter: try key.fingerprinter())
+    }
 }

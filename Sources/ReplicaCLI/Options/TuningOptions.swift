@@ -37,6 +37,8 @@ struct TuningOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How far back repeats are found; the decoder holds this much.", valueName: "size"))
     var window = ByteCount(EncoderConfiguration.defaultWindowSize)
 
+    @OptionGroup var key: FingerprintKeyOptions
+
     func validate() throws {
         if let level, !Self.levels.contains(level) {
             throw ValidationError("level \(level) is outside 1...19.")
@@ -52,7 +54,7 @@ struct TuningOptions: ParsableArguments {
     /// The encoder configuration these options describe.
     ///
     /// - Throws: ``ConfigurationError`` for a level the codec lacks or a size out of range.
-    func configuration() throws(ConfigurationError) -> EncoderConfiguration {
+    func configuration(fingerprinter: Fingerprinter = Fingerprinter()) throws(ConfigurationError) -> EncoderConfiguration {
         let codecLevel: Int? =
             switch codec {
             case .zstd: fast ? -1 : level
@@ -63,6 +65,13 @@ struct TuningOptions: ParsableArguments {
             chunker: ChunkerConfiguration(averageSize: chunkSize.value),
             codec: CodecConfiguration(
                 codec.kind, level: codecLevel, longWindowLog: CodecConfiguration.longWindowLog(within: window.value)),
-            windowSize: window.value)
+            windowSize: window.value, fingerprinter: fingerprinter)
+    }
+
+    /// The encoder configuration, keyed when `--fingerprint-key` was given.
+    ///
+    /// - Throws: ``ConfigurationError``, or ``FileError`` for an unreadable or short key file.
+    func keyedConfiguration() throws -> EncoderConfiguration {
+        try configuration(fingerprinter: try key.fingerprinter())
     }
 }

@@ -13,8 +13,8 @@ struct PeerStateMachine {
     enum Role {
         /// The near end: opens streams.
         case client
-        /// The far end: accepts OPEN frames for the targets the allow-list permits.
-        case server(TunnelAllowList)
+        /// The far end: accepts OPEN frames, and dials the targets the dialer permits for this peer.
+        case server(TargetDialer)
     }
 
     enum Phase: Equatable { case handshaking, ready, closed }
@@ -114,10 +114,15 @@ struct PeerStateMachine {
 
     // MARK: Handshake
 
-    /// The peer's first frame must be its hello, of this version, with a usable frame limit and budget.
+    /// The peer's first frame must be its hello, of this version, with this end's fingerprint key and a usable
+    /// frame limit and budget.
     mutating func receiveHello(_ hello: TunnelHello) -> Result {
         guard phase == .handshaking else { return .closeLink(.secondHello) }
         guard hello.version == TunnelProtocol.version else { return .closeLink(.versionMismatch(hello.version)) }
+        let keyCheck = configuration.encoder.fingerprinter.keyCheck
+        guard hello.fingerprintKeyCheck == keyCheck else {
+            return .closeLink(.fingerprintKeyMismatch(peer: hello.fingerprintKeyCheck, own: keyCheck))
+        }
         guard Int(hello.frameLimit) >= TunnelProtocol.minimumFrameLimit, hello.receiveBudget > 0 else {
             return .closeLink(.badHello)
         }
@@ -150,7 +155,7 @@ struct PeerStateMachine {
     /// An OPEN from the peer. `.proceed` means: connect to the target, then call ``connected(_:at:)``. The stream
     /// counts against ``TunnelConfiguration/maximumStreams`` from now on, while its connect is pending too.
     mutating func receiveOpen(_ id: UInt32, target: TunnelTarget, window: UInt32, at now: NIODeadline) -> Result {
-        guard case .server(let allowList) = role else { return .closeLink(.serverOpenedStream(id)) }
+        guard case .server(let dialer) = role else { return .closeLink(.serverOpenedStream(id)) }
         guard id % 2 == 1, id > lastPeerStream else { return .closeLink(.streamOutOfOrder(id, last: lastPeerStream)) }
         if let violation = defences.admit(.open, at: now) { return .closeLink(violation) }
         lastPeerStream = id
@@ -158,9 +163,8 @@ struct PeerStateMachine {
         guard streams.count < configuration.maximumStreams else {
             return .resetStream(id, TunnelError(.tooManyStreams, "\(streams.count) streams are open"))
         }
-        guard allowList.permits(target) else {
-            return .resetStream(id, TunnelError(.targetRefused, "\(target) is not on the allow-list"))
-        }
+        // Names are checked once resolved, by the dialer; what can be refused now is refused before a stream counts.
+        if let refusal = dialer.earlyRefusal(of: target) { return .resetStream(id, refusal) }
         let ownWindow = configuration.streamWindow
         streams[id] = Stream(
             state: .connecting, sendCredit: Int(window), receiveAllowance: ownWindow, window: ownWindow,

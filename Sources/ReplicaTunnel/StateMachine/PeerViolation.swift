@@ -9,6 +9,8 @@ enum PeerViolation: Hashable, Sendable, CustomStringConvertible {
     case versionMismatch(UInt16)
     /// The hello's frame limit or budget is unusable.
     case badHello
+    /// Its hello announced another fingerprint key (key checks; 0 is no key).
+    case fingerprintKeyMismatch(peer: UInt32, own: UInt32)
     /// A second HELLO.
     case secondHello
     /// A server opened a stream (only clients do).
@@ -46,6 +48,11 @@ enum PeerViolation: Hashable, Sendable, CustomStringConvertible {
             TunnelError(
                 .versionMismatch, "speaks protocol version \(version), this build speaks \(TunnelProtocol.version)")
         case .badHello: TunnelError(.handshakeFailed, "announced a frame limit below 256 KiB or no budget")
+        case .fingerprintKeyMismatch(let peer, let own):
+            TunnelError(
+                .handshakeFailed,
+                "uses fingerprint key \(Self.keyName(peer)), this end uses \(Self.keyName(own)): give both ends the "
+                    + "same --fingerprint-key")
         case .secondHello: TunnelError(.protocolViolation, "sent a second hello")
         case .serverOpenedStream(let id): TunnelError(.protocolViolation, "the server tried to open stream \(id)")
         case .streamOutOfOrder(let id, let last):
@@ -79,4 +86,9 @@ enum PeerViolation: Hashable, Sendable, CustomStringConvertible {
     }
 
     var description: String { error.description }
+
+    /// A key check as log text: "none" or its hex id.
+    private static func keyName(_ check: UInt32) -> String {
+        check == 0 ? "none" : "id \(String(check, radix: 16))"
+    }
 }

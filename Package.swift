@@ -3,7 +3,7 @@
 // Replica: a content-defined deduplicating codec and WAN-optimization engine.
 //
 // Only ReplicaCore imports the C libraries (liblz4, libzstd, libxxhash from Debian's -dev packages), with
-// `internal import`, so no C type reaches the public API. No target passes unsafe compiler flags: OEM partners depend on us.
+// `internal import`, so no C type reaches the public API; replica-bench also calls them directly for its baselines. No target passes unsafe compiler flags: OEM partners depend on us.
 import PackageDescription
 
 let upcomingFeatures: [SwiftSetting] = [
@@ -15,6 +15,8 @@ let upcomingFeatures: [SwiftSetting] = [
 
 let package = Package(
     name: "Replica",
+    // Synchronization's Mutex needs macOS 15; Linux (Glibc or the static Musl SDK) has no minimum.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "ReplicaCore", targets: ["ReplicaCore"]),
         .library(name: "ReplicaTunnel", targets: ["ReplicaTunnel"]),
@@ -90,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "ReplicaBench",
             dependencies: [
-                "ReplicaCore", "CFastCDCBaseline",
+                "ReplicaCore", "CLZ4", "CXXHash", "CFastCDCBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcomingFeatures

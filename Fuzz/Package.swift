@@ -26,8 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
-        // XXH3-64 for recomputing checks, and allocation accounting through the sanitizer's allocator hooks.
-        .target(name: "CFuzzSupport", linkerSettings: [.linkedLibrary("xxhash")]),
+        // XXH3-64 for recomputing checks, LZ4 for hand-made streams, and allocation accounting through the sanitizer's allocator hooks.
+        .target(name: "CFuzzSupport", linkerSettings: [.linkedLibrary("xxhash"), .linkedLibrary("lz4")]),
         .target(name: "FuzzSupport", dependencies: ["CFuzzSupport", core], swiftSettings: settings),
         harness("FuzzDecoderRaw", [core]),
         harness("FuzzDecoderChecked", [core]),

@@ -61,8 +61,18 @@ base() {
 image() {
     base
     local e; e=$(engine)
-    nice -n 10 swift build -c release --static-swift-stdlib --product replica
-    install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/replica" .image/replica
+    # REPLICA_BINARY: use a binary built elsewhere (a release build of the same commit) instead of building here.
+    local binary=${REPLICA_BINARY:-}
+    if [ -z "$binary" ]; then
+        nice -n 10 swift build -c release --static-swift-stdlib --product replica
+        binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/replica"
+    fi
+    # A release build links the Swift runtime and Foundation statically. A binary that loads toolchain libraries
+    # (a debug build: its static link fails on Foundation's ICU archive with Swift 6.3.1) gets them copied in.
+    rm -rf .image && mkdir -p .image/lib
+    install -m 0755 "$binary" .image/replica
+    ldd "$binary" | awk '/=> \/opt\/swift|=> .*swift\/linux/ {print $3}' | xargs -r -I{} cp -L {} .image/lib/
+    echo "toolchain libraries: $(ls .image/lib | tr '\n' ' ')"
     local format=(); [ "$e" = podman ] && format=(--format docker)  # OCI images drop HEALTHCHECK
     $e build "${format[@]}" --target local --build-arg "BASE=$BASE_IMAGE" -t "$IMAGE" -f Containerfile .
     $e build "${format[@]}" --build-arg "BASE=$BASE_IMAGE" -t localhost/replica-dnsmasq:latest deploy/dnsmasq

@@ -9,48 +9,15 @@
    of 100 busy flows.
 Everything runs on 127.0.0.1, bounded in size and time; every process it starts is stopped at the end.
 """
-import os, socket, subprocess, sys, threading, time
+import os, socket, sys, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
 
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 EXTRA = sys.argv[2:]  # more tunnel options for both ends, e.g. --codec lz4
 BASE = 27100
 SINK, ECHO, RELAY, TUNNEL, LOCAL_SINK, LOCAL_ECHO, ECHO_RELAY = (BASE + i for i in range(7))
-procs = []
-
-
-def start(args, **kw):
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-    procs.append(p)
-    return p
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} did not open")
-
-
-ECHO_SERVER = r'''
-import asyncio, sys
-async def handle(r, w):
-    try:
-        while data := await r.read(65536):
-            w.write(data); await w.drain()
-        w.write_eof()
-    except Exception: pass
-    finally: w.close()
-async def main():
-    s = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=2048, limit=1 << 20)
-    async with s: await s.serve_forever()
-asyncio.run(main())
-'''
-
-
 def transfer(port, data):
     """Sends data, half-closes, waits for the far end's EOF; returns seconds."""
     s = socket.create_connection(("127.0.0.1", port))
@@ -185,10 +152,4 @@ def main():
 try:
     main()
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_all()

@@ -22,7 +22,8 @@ struct ReplicaRunner {
         var configuration = try EncoderConfiguration(codec: codec)
         var name = "replica-" + Self.codecName(codec)
         if let averageChunkSize {
-            configuration.chunker = try ChunkerConfiguration(averageSize: averageChunkSize)
+            configuration = try EncoderConfiguration(
+                chunker: ChunkerConfiguration(averageSize: averageChunkSize), codec: codec)
             name += "-avg\(averageChunkSize >> 10)K"
         }
         self.configuration = configuration
@@ -33,7 +34,8 @@ struct ReplicaRunner {
     /// stored chunk. Named `replica-zstd-3-v1`.
     static func previousDefault() throws -> ReplicaRunner {
         var runner = try ReplicaRunner(codec: CodecConfiguration(.zstd, level: 3, longWindowLog: nil))
-        runner.configuration.storeRuns = false
+        let codec = runner.configuration.codec
+        runner.configuration = try EncoderConfiguration(codec: codec, storeRuns: false)
         return runner
     }
 

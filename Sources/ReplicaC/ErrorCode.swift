@@ -108,6 +108,7 @@ struct CFailure: Error {
         case .missingChunks: .missingChunks
         case .wrongStore: .wrongStore
         case .wrongKey: .wrongKey
+        case .outputLimitExceeded: .dstSizeTooSmall
         default: .corrupt
         }
     }

@@ -50,7 +50,8 @@ enum OneShot {
     }
 
     static func decompress(_ destination: UnsafeMutableRawBufferPointer, _ source: UnsafeRawBufferPointer) throws -> Int {
-        let decoder = try StreamDecoder()
+        // The destination is the output bound: a block that would not fit is refused before it is decompressed.
+        let decoder = try StreamDecoder(options: DecoderOptions(maximumOutputSize: destination.count))
         var written = 0
         try decoder.decode(source, pieceSize: pieceSize) { piece throws(CFailure) in
             guard piece.count <= destination.count - written else {

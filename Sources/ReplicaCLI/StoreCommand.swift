@@ -32,6 +32,7 @@ struct StoreArguments: ParsableArguments {
         let options = try DiskChunkStore.Options(capacity: nil, createIfMissing: false)
         guard DiskChunkStore.exists(at: directory) else {
             throw ChunkStoreError(
+                .notAStore,
                 "\(directory) is not a Replica store; create one with `replica store init \(directory)`")
         }
         return try DiskChunkStore(directory: directory, options: options)
@@ -85,7 +86,7 @@ struct StoreInitCommand: ParsableCommand {
 
     func run() throws {
         guard !DiskChunkStore.exists(at: store.directory) else {
-            throw ChunkStoreError("\(store.directory) is already a Replica store; `replica store purge` empties it")
+            throw ChunkStoreError(.invalidArgument, "\(store.directory) is already a Replica store; `replica store purge` empties it")
         }
         let options = try DiskChunkStore.Options(
             capacity: capacity.value, segmentSize: segmentSize?.value, compression: lz4 ? .lz4 : .none)

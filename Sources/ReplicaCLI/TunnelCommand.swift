@@ -146,7 +146,9 @@ struct TunnelServerCommand: ParsableCommand {
         let listen = try TunnelTarget(parsing: self.listen)
         let allowList = try TunnelAllowList(parsing: allow)
         let runtime = Daemon(options: daemon, quiet: engine.quiet, label: "replica.tunnel.server")
-        let configuration = try engine.configuration(memoryCap: daemon.memoryCap)
+        var resolved = try engine.configuration(memoryCap: daemon.memoryCap)
+        resolved.resolver = daemon.resolverAddress
+        let configuration = resolved
         let store = try engine.openStore()
         let logger = runtime.tunnelLogger
         if allowList.targets.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
@@ -233,64 +235,4 @@ struct TunnelEndpoint: Sendable {
     /// Applies what a reloaded config changes, returning a summary for the log.
     let reload: @Sendable (any ParsableCommand) async throws -> String
     let shutdown: @Sendable () async -> Void
-}
-
-/// Runs an endpoint until SIGTERM or SIGINT, printing counters on a timer, then shuts it down gracefully.
-enum TunnelRunner {
-    static func run(
-        store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
-        start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
-    ) throws {
-        let statsInterval = engine.statsInterval
-        let logger = runtime.tunnelLogger
-        let adminAddress = daemon.adminAddress
-        if let cap = daemon.memoryCap { runtime.logger.info("memory cap", metadata: ["bytes": "\(cap)"]) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)  // links spread over the loops
-        let outcome = Mutex<(any Error)?>(nil)
-        let finished = DispatchSemaphore(value: 0)
-        let stop = DispatchSemaphore(value: 0)
-        SignalWatcher.onGracefulStop { _ in stop.signal() }
-        Task {
-            do {
-                let endpoint = try await start(group)
-                var admin: AdminServer?
-                if let adminAddress {
-                    admin = try await runtime.startAdmin(
-                        at: adminAddress, store: store, group: group, readiness: endpoint.problems)
-                }
-                let printer: RepeatedTask? =
-                    statsInterval > 0
-                    ? group.next().scheduleRepeatedTask(
-                        initialDelay: .nanoseconds(Int64(statsInterval * 1e9)),
-                        delay: .nanoseconds(Int64(statsInterval * 1e9))
-                    ) { _ in
-                        let all = endpoint.statistics()
-                        if all.isEmpty { logger("stats: no link") }
-                        for (index, statistics) in all.enumerated() { logger("stats peer \(index): \(statistics)") }
-                    } : nil
-                if daemon.config != nil {
-                    SignalWatcher.onReload {
-                        Task { await ConfigReload.run(endpoint: endpoint, runtime: runtime) }
-                    }
-                }
-                await withCheckedContinuation { continuation in
-                    DispatchQueue.global().async {
-                        stop.wait()
-                        continuation.resume()
-                    }
-                }
-                logger("stopping: draining open flows")
-                printer?.cancel()
-                await endpoint.shutdown()
-                await admin?.shutdown()
-            } catch {
-                outcome.withLock { $0 = error }
-            }
-            finished.signal()
-        }
-        finished.wait()
-        try? group.syncShutdownGracefully()
-        if let disk = store as? DiskChunkStore { try disk.close() }
-        if let error = outcome.withLock({ $0 }) { throw error }
-    }
 }

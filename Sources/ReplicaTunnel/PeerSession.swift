@@ -380,6 +380,7 @@ final class PeerSession: ChannelDuplexHandler {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(configuration.keepaliveTimeout)
+            .resolver(configuration.resolver.map { ConfiguredResolver(client: DNSClient(server: $0), loop: loop) })
             .connect(host: target.host, port: target.port)
             .assumeIsolated()
             .whenComplete { result in bound.value.connected(result, stream: local, target: target) }

@@ -105,7 +105,7 @@ public final class TunnelClient: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptHandler(core: core, target: forward.target))
@@ -203,7 +203,7 @@ final class ClientCore {
             self.configuration, self.store, self.logger, self.registry, self.peer
         )
         ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(configuration.keepaliveTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -34,6 +34,9 @@ public struct TunnelConfiguration: Sendable {
     public var linkWait: TimeAmount
     /// How long a graceful shutdown lets open flows drain before resetting them.
     public var drainTimeout: TimeAmount
+    /// The DNS server a tunnel server resolves target names with (a dnsmasq cache, usually); `nil` uses the
+    /// system's resolver (getaddrinfo).
+    public var resolver: TunnelTarget? = nil
     /// The bounds on what one peer can make this end spend: rate limits, reply and miss queues, timeouts.
     public var limits: TunnelLimits
 
@@ -81,8 +84,12 @@ public struct TunnelConfiguration: Sendable {
         // Each direction's decoder keeps zstd's history within the link's decoder memory limit: the long window
         // is capped at 2^25 bytes, whatever the configuration asks for.
         if let log = engine.codec.longWindowLog, log > Self.defaultLongWindowLog {
-            engine.codec = try CodecConfiguration(
-                engine.codec.kind, level: engine.codec.level, longWindowLog: Self.defaultLongWindowLog)
+            engine = try EncoderConfiguration(
+                chunker: engine.chunker,
+                codec: CodecConfiguration(
+                    engine.codec.kind, level: engine.codec.level, longWindowLog: Self.defaultLongWindowLog),
+                windowSize: engine.windowSize, blockSize: engine.blockSize, fingerprinter: engine.fingerprinter,
+                storeRuns: engine.storeRuns)
         }
         self.encoder = engine
         self.streamWindow = streamWindow

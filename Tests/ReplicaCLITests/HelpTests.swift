@@ -130,8 +130,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
-              --store <dir>           The store a store-backed stream references; new
-                                      chunks are added, as decompress does.
+              --store <dir>           The store a store-backed stream references, opened
+                                      read-only: nothing is added or changed.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -157,8 +157,8 @@ struct HelpTests {
               -q, --quiet             Print nothing but errors; no progress display.
               -v, --verbose           Print a summary line per file: ratio, % deduplicated,
                                       MB/s.
-              --store <dir>           The store a store-backed stream references; new
-                                      chunks are added, as decompress does.
+              --store <dir>           The store a store-backed stream references, opened
+                                      read-only: nothing is added or changed.
               --version               Show the version.
               -h, --help              Show help information.
 

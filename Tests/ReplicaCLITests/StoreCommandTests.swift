@@ -1,4 +1,5 @@
 import Foundation
+import ReplicaTestSupport
 import Testing
 
 /// `replica store` and `--store DIR`, end to end through the binary.
@@ -62,5 +63,53 @@ struct StoreCommandTests {
         #expect(try cli.run(["store", "verify", "S"]).status == 0)
         let none = try cli.run(["store", "stats", "nowhere"])
         #expect(none.status == 1 && none.stderr.contains("is not a Replica store"))
+    }
+
+    @Test("store stats and reopen survive index rows out of order (the index is rebuilt, no trap)")
+    func outOfOrderIndexRows() throws {
+        let cli = try CLIRunner()
+        defer { cli.cleanUp() }
+        try cli.write("v1", Self.data(3 << 20, seed: 3))
+        #expect(try cli.run(["store", "init", "S", "--capacity", "16M"]).status == 0)
+        #expect(try cli.run(["compress", "--store", "S", "-o", "v1.rpl", "v1"]).status == 0)
+        let index = cli.url("S/index").path
+        #expect(try IndexSnapshotEditor.rowCount(index) >= 2)
+        try IndexSnapshotEditor.edit(index) { get, set in
+            let first = get(0, .number)
+            set(0, .number, get(1, .number))
+            set(1, .number, first)
+            set(2, .liveBytes, UInt64(bitPattern: -7))
+        }
+        let stats = try cli.run(["store", "stats", "S"])
+        #expect(stats.status == 0 && !stats.signaled, "\(stats.stderr)")
+        #expect(try cli.run(["store", "stats", "S"]).status == 0)
+        #expect(try cli.run(["store", "verify", "S"]).status == 0)
+        #expect(try cli.run(["decompress", "--store", "S", "-o", "v1.out", "v1.rpl"]).status == 0)
+        #expect(try cli.read("v1.out") == Self.data(3 << 20, seed: 3))
+    }
+
+    @Test("info --store and test --store open the store read-only: no byte of it changes")
+    func readOnlyStoreForInfoAndTest() throws {
+        let cli = try CLIRunner()
+        defer { cli.cleanUp() }
+        try cli.write("v1", Self.data(1 << 20, seed: 4))
+        #expect(try cli.run(["compress", "--store", "S", "-o", "v1.rpl", "v1"]).status == 0)
+        func snapshot() throws -> [String: [UInt8]] {
+            var result: [String: [UInt8]] = [:]
+            for name in FileManager.default.subpaths(atPath: cli.url("S").path) ?? [] {
+                var isDirectory: ObjCBool = false
+                let url = cli.url("S/" + name)
+                if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    result[name] = [UInt8](try Data(contentsOf: url))
+                }
+            }
+            return result
+        }
+        let before = try snapshot()
+        let test = try cli.run(["test", "--store", "S", "v1.rpl"])
+        #expect(test.status == 0, "\(test.stderr)")
+        let info = try cli.run(["info", "--store", "S", "v1.rpl"])
+        #expect(info.status == 0, "\(info.stderr)")
+        #expect(try snapshot() == before)
     }
 }

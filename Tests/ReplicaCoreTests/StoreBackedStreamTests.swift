@@ -94,7 +94,7 @@ struct StoreBackedStreamTests {
     @Test("a store-backed stream needs a store")
     func storeRequired() throws {
         let stream = try Self.encode(TestCorpus.text(10_000), store: MemoryChunkStore(capacity: 1 << 20))
-        let error = try #require(throws: FormatError.self) { try Replica.decompress(stream) }
+        let error = try #require(throws: FormatError.self) { try Replica.decompress(stream, maximumOutputSize: 1 << 30) }
         #expect(error.code == .wrongStore)
     }
 

@@ -93,7 +93,7 @@ struct StreamCorruptionTests {
         let error = try #require(decodeError(encoded, options: DecoderOptions(memoryLimit: 64 << 20)) as? FormatError)
         #expect(error.code == .limitExceeded)
         #expect(error.description.contains("268435456-byte window"))
-        #expect(decodeError(encoded, options: DecoderOptions(memoryLimit: 512 << 20)) == nil)
+        #expect(decodeError(encoded, options: try DecoderOptions(memoryLimit: 512 << 20)) == nil)
     }
 
     @Test("random garbage after a valid header never crashes or hangs")

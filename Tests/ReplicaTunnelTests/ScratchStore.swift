@@ -1,5 +1,6 @@
 import Foundation
 import ReplicaCore
+import Synchronization
 
 /// A `DiskChunkStore` in a fresh temporary directory, closed and deleted by ``remove()``: the store the tunnel
 /// runs on in production, with eviction once `capacity` is full.
@@ -10,6 +11,15 @@ final class ScratchStore: Sendable {
     init(capacity: Int = 256 << 20) throws {
         directory = NSTemporaryDirectory() + "replica-tunnel-store-" + UUID().uuidString
         store = try DiskChunkStore(directory: directory, options: DiskChunkStore.Options(capacity: capacity))
+    }
+
+    /// Stores a test could not remove itself (a server restarted on one); see ``removeLeftovers()``.
+    static let leftovers = Mutex<[ScratchStore]>([])
+
+    /// Closes and deletes every store in ``leftovers``.
+    static func removeLeftovers() {
+        for store in leftovers.withLock({ $0 }) { store.remove() }
+        leftovers.withLock { $0.removeAll() }
     }
 
     func remove() {

@@ -2,11 +2,19 @@ import NIOCore
 import NIOPosix
 import ReplicaCore
 import ReplicaTunnel
+import Synchronization
 import Testing
 
 /// Real sockets on 127.0.0.1: an application server, the tunnel server, the tunnel client and application
 /// clients. Every test is bounded by its data sizes and by `waitUntil` timeouts.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct TunnelIntegrationTests {
+    /// A fresh `DiskChunkStore` in a scratch directory, removed when the suite's process ends.
+    func disk() throws -> DiskChunkStore {
+        let scratch = try ScratchStore(capacity: 64 << 20)
+        ScratchStore.leftovers.withLock { $0.append(scratch) }
+        return scratch.store
+    }
+
     @Test func hundredConcurrentFlowsEchoEveryByte() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let app = try await AppServer.start(group: group)
@@ -36,6 +44,7 @@ import Testing
         await pair.shutdown()
         try await app.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func halfCloseIsCarriedBothWays() async throws {
@@ -48,6 +57,7 @@ import Testing
         await pair.shutdown()
         try await sink.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func aSlowReaderDoesNotStallOtherFlows() async throws {
@@ -75,6 +85,7 @@ import Testing
         _ = await slow.result
         try await app.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func aWipedServerStoreIsRecoveredWithoutCorruption() async throws {
@@ -82,7 +93,9 @@ import Testing
         let app = try await AppServer.start(group: group)
         let serverStore = WipeableStore()
         // No reference window: every repeated chunk must travel as a store reference.
-        let encoder = try EncoderConfiguration(codec: CodecConfiguration(.zstd, level: 1), windowSize: 0)
+        // The tunnel's own long-distance window: zstd's default of 2^27 needs more than the decoder's 128 MiB limit.
+        let codec = try CodecConfiguration(.zstd, level: 1, longWindowLog: TunnelConfiguration.defaultLongWindowLog)
+        let encoder = try EncoderConfiguration(codec: codec, windowSize: 0)
         let configuration = try TunnelConfiguration(encoder: encoder)
         let pair = try await TunnelPair.start(
             targetPort: app.port, group: group, serverStore: serverStore, configuration: configuration)
@@ -96,6 +109,30 @@ import Testing
         let client = try #require(pair.client.statistics())
         #expect(client.chunksRetransmitted > 0)
         await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
+    }
+
+    @Test func smallEvictingDiskStoresCarryEditedVersionsIntact() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        // 2 MiB stores: 6 MiB of fresh, compressible data evicts most of what it teaches them.
+        let serverStore = try ScratchStore(capacity: 2 << 20)
+        let clientStore = try ScratchStore(capacity: 2 << 20)
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group, serverStore: serverStore.store, clientStore: clientStore.store)
+        let first = Payload.random(6 << 20, seed: 21).map { 0x30 + $0 & 0x3F }
+        #expect((try await runFlow(port: pair.localPort, payload: first, group: group)).mismatch(first) == nil, "\(pair.log.text)")
+        // Version 2: small edits every 64 KiB, so new chunks follow referenced ones (store-prefix blocks).
+        var second = first
+        for offset in stride(from: 1000, to: second.count, by: 64 << 10) { second[offset] ^= 0x01 }
+        #expect((try await runFlow(port: pair.localPort, payload: second, group: group)).mismatch(second) == nil, "\(pair.log.text)")
+        #expect(serverStore.store.statistics.evictedChunks > 0)
+        #expect(clientStore.store.statistics.evictedChunks > 0)
+        await pair.shutdown()
+        serverStore.remove()
+        clientStore.remove()
         try await app.channel.close()
         try await group.shutdownGracefully()
     }
@@ -118,6 +155,7 @@ import Testing
         await pair.shutdown()
         try await app.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func aTargetOffTheAllowListIsRefused() async throws {
@@ -131,6 +169,7 @@ import Testing
         await pair.shutdown()
         try await app.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func aNewFlowWaitsForTheLinkWhenConfigured() async throws {
@@ -139,14 +178,14 @@ import Testing
         // Find a free port for the server, then start the client while nothing listens there.
         let probe = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: 0), allowList: TunnelAllowList(),
-            configuration: TunnelConfiguration(), store: WipeableStore(), group: group)
+            configuration: TunnelConfiguration(), store: disk(), group: group)
         let serverPort = try #require(probe.localAddress?.port)
         await probe.shutdown()
         let configuration = try TunnelConfiguration(linkWait: .seconds(30))
         let client = try await TunnelClient.start(
             peer: TunnelTarget(host: "127.0.0.1", port: serverPort),
             forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: app.port))],
-            configuration: configuration, store: WipeableStore(), group: group)
+            configuration: configuration, store: disk(), group: group)
         let localPort = try #require(client.listenAddresses.first??.port)
         let payload = Payload.text(50_000, seed: 12)
         let flow = Task { try await runFlow(port: localPort, payload: payload, group: group) }
@@ -155,12 +194,13 @@ import Testing
         let server = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
             allowList: TunnelAllowList(parsing: "127.0.0.1:\(app.port)"), configuration: configuration,
-            store: WipeableStore(), group: group)
+            store: disk(), group: group)
         #expect((try await flow.value).mismatch(payload) == nil)
         await client.shutdown()
         await server.shutdown()
         try await app.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func aKilledClientIsNoticedAndTheNextOneIsServed() async throws {
@@ -180,7 +220,7 @@ import Testing
         let next = try await TunnelClient.start(
             peer: TunnelTarget(host: "127.0.0.1", port: serverPort),
             forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: app.port))],
-            configuration: TunnelConfiguration(), store: WipeableStore(), group: group)
+            configuration: TunnelConfiguration(), store: disk(), group: group)
         try await waitUntil { await next.isConnected }
         let localPort = try #require(next.listenAddresses.first??.port)
         let payload = Payload.random(200_000, seed: 14)
@@ -189,6 +229,7 @@ import Testing
         await pair.server.shutdown()
         try await app.channel.close()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 
     @Test func aRestartedServerIsReconnectedAndOldFlowsAreReset() async throws {
@@ -210,7 +251,7 @@ import Testing
         let restarted = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
             allowList: TunnelAllowList(parsing: "127.0.0.1:\(app.port)"), configuration: TunnelConfiguration(),
-            store: WipeableStore(), group: serverGroup)
+            store: disk(), group: serverGroup)
         try await waitUntil { await pair.client.isConnected }
         let payload = Payload.random(100_000, seed: 10)
         #expect((try await runFlow(port: pair.localPort, payload: payload, group: group)).mismatch(payload) == nil, "\(pair.log.text)")
@@ -219,5 +260,6 @@ import Testing
         try await app.channel.close()
         try await serverGroup.shutdownGracefully()
         try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
     }
 }

@@ -7,7 +7,13 @@
 //   evict    chunks through a 1 MiB store that evicts constantly, re-putting old ones for CLOCK's second chance;
 //   compact  chunks, removals of most of them, and a compaction after every batch.
 // The chunk contents are a pure function of (round, index); the test computes the same bytes.
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ReplicaCore
 
 /// Chunk `index` of round `round`: 256 to 16 KiB of a pattern that lz4 compresses somewhat.

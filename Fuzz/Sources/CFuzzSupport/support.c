@@ -1,4 +1,4 @@
-// XXH3-64 from Debian's libxxhash, and a peak-heap counter on the sanitizer allocator's malloc hook (the
+// XXH3-64 from Debian's libxxhash, LZ4 block compression from liblz4, and a peak-heap counter on the sanitizer allocator's malloc hook (the
 // memory-limit harness fails when decoding needs more than the decoder's limit).
 //
 // This file is compiled without -fsanitize=address (SwiftPM passes -Xswiftc flags to Swift only), so the sanitizer
@@ -6,9 +6,14 @@
 // without it fuzz_heap_install() returns 0.
 #include "CFuzzSupport.h"
 
+#include <lz4.h>
 #include <xxhash.h>
 
 uint64_t fuzz_xxh3_64(const void* bytes, size_t size) { return XXH3_64bits(bytes, size); }
+
+int fuzz_lz4_compress(const void* source, int sourceSize, void* destination, int capacity) {
+    return LZ4_compress_default(source, destination, sourceSize, capacity);
+}
 
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
                                               void (*free_hook)(const volatile void*)) __attribute__((weak));

@@ -53,16 +53,27 @@ public enum CheckFixer {
     public static func decode(
         _ input: [UInt8], rounds: Int = 6, outputCap: Int = 64 << 20, makeDecoder: () throws -> StreamDecoder
     ) -> (any Error)? {
+        run(input, rounds: rounds, outputCap: outputCap, makeDecoder: makeDecoder).error
+    }
+
+    /// The input with every check fixed that `rounds` decodings can fix: for writing hand-made seeds.
+    public static func fixed(_ input: [UInt8], rounds: Int = 4, makeDecoder: () throws -> StreamDecoder) -> [UInt8] {
+        run(input, rounds: rounds, outputCap: .max, makeDecoder: makeDecoder).bytes
+    }
+
+    static func run(
+        _ input: [UInt8], rounds: Int, outputCap: Int, makeDecoder: () throws -> StreamDecoder
+    ) -> (bytes: [UInt8], error: (any Error)?) {
         var bytes = input
         fixStructure(&bytes)
         var lastError: (any Error)?
         for _ in 0..<rounds {
             let decoder: StreamDecoder
-            do { decoder = try makeDecoder() } catch { return error }
+            do { decoder = try makeDecoder() } catch { return (bytes, error) }
             lastError = decodeOnce(bytes, decoder, outputCap: outputCap)
-            guard let format = lastError as? FormatError, patch(&bytes, format, decoder) else { return lastError }
+            guard let format = lastError as? FormatError, patch(&bytes, format, decoder) else { break }
         }
-        return lastError
+        return (bytes, lastError)
     }
 
     /// One decode of the whole input, delivering in pieces; content is counted and dropped.

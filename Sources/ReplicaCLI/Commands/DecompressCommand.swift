@@ -27,10 +27,10 @@ struct DecompressCommand: ParsableCommand {
     func validate() throws { try output.validate(fileCount: files.count) }
 
     func run() throws {
-        let options = DecoderOptions(memoryLimit: limits.memory.value)
+        let options = try DecoderOptions(memoryLimit: limits.memory.value, acceptsConcatenatedStreams: true)
         let chunkStore = try store.map { try DiskChunkStore(directory: $0) }
         var transcoder = Transcoder(direction: .decompress, options: output) {
-            try DecodingTransform { try StreamDecoder(options: options, store: chunkStore) }
+            DecodingTransform(try StreamDecoder(options: options, store: chunkStore))
         }
         transcoder.pipelined = threads.pipelined
         let succeeded = transcoder.run(files)

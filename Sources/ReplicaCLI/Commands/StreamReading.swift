@@ -13,7 +13,7 @@ enum StreamReading {
 
         @Option(
             help: ArgumentHelp(
-                "The store a store-backed stream references; new chunks are added, as decompress does.",
+                "The store a store-backed stream references, opened read-only: nothing is added or changed.",
                 valueName: "dir"))
         var store: String?
     }
@@ -32,7 +32,8 @@ enum StreamReading {
     /// - Returns: whether every input was read and handled without error.
     /// - Throws: ``ChunkStoreError`` when the store cannot be opened or closed.
     static func forEach(_ paths: [String], options: Options, _ body: (Result) throws -> Void) throws -> Bool {
-        let store = try options.store.map { try DiskChunkStore(directory: $0) }
+        let readOnly = try DiskChunkStore.Options(capacity: nil, createIfMissing: false, readOnly: true)
+        let store = try options.store.map { try DiskChunkStore(directory: $0, options: readOnly) }
         var succeeded = true
         for path in paths.isEmpty ? ["-"] : paths {
             do {
@@ -56,8 +57,8 @@ enum StreamReading {
         if input.isStandardInput && input.isTerminal {
             throw FileError(path: "stdin", message: "is a terminal; refusing to read compressed data")
         }
-        let options = DecoderOptions(memoryLimit: limits.memory.value)
-        let transform = try DecodingTransform { try StreamDecoder(options: options, store: store) }
+        let options = try DecoderOptions(memoryLimit: limits.memory.value, acceptsConcatenatedStreams: true)
+        let transform = DecodingTransform(try StreamDecoder(options: options, store: store))
         let progress = reporting.progressMeter(for: input)
         defer { progress?.clear() }
         let clock = ContinuousClock()

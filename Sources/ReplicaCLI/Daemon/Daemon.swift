@@ -32,13 +32,18 @@ final class Daemon: Sendable {
 
     /// Starts the admin listener, with store gauges refreshed on each scrape.
     func startAdmin(
-        at address: TunnelTarget, store: any ChunkStore, group: any EventLoopGroup,
+        at address: TunnelTarget, store: any ChunkStore, resolver: TunnelTarget?, group: any EventLoopGroup,
         readiness: @escaping @Sendable () async -> [String]
     ) async throws -> AdminServer {
         let gauges = StoreGauges(registry: registry)
+        let dns = resolver.map { DNSCacheGauges(registry: registry, client: DNSClient(server: $0)) }
+        let loop = group.next()
         let server = try await AdminServer.start(
             address: address, registry: registry, group: group,
-            beforeScrape: { gauges.update(from: store) },
+            beforeScrape: {
+                gauges.update(from: store)
+                await dns?.update(on: loop)
+            },
             readiness: { AdminServer.Readiness(problems: await readiness()) })
         logger.info(
             "admin listener up",
@@ -74,6 +79,40 @@ struct StoreGauges: Sendable {
             chunks.set(Double(statistics.chunks))
             evictedChunks.set(Double(statistics.evictedChunks))
             indexBytes.set(Double(statistics.indexMemoryBytes))
+        }
+    }
+}
+
+/// dnsmasq's cache counters (CHAOS TXT hits.bind, misses.bind), read on each scrape; a failed read counts as an
+/// error and leaves the gauges as they were.
+struct DNSCacheGauges: Sendable {
+    let client: DNSClient
+    let hits: Prometheus.Gauge
+    let misses: Prometheus.Gauge
+    let errors: Prometheus.Counter
+
+    init(registry: PrometheusCollectorRegistry, client: DNSClient) {
+        self.client = client
+        hits = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "replica_dns_cache_hits", unitName: "", helpText: "dnsmasq hits.bind: answered from cache.")
+        )
+        misses = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "replica_dns_cache_misses", unitName: "", helpText: "dnsmasq misses.bind: not in cache."))
+        errors = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "replica_dns_cache_read_errors", unitName: "total",
+                helpText: "Scrapes that could not read dnsmasq's counters."))
+    }
+
+    func update(on loop: any EventLoop) async {
+        do {
+            let counters = try await DNSCacheCounters.read(from: client, on: loop)
+            hits.set(Double(counters.hits))
+            misses.set(Double(counters.misses))
+        } catch {
+            errors.increment()
         }
     }
 }

@@ -29,7 +29,10 @@ struct DaemonOptions: ParsableArguments {
             valueName: "size|auto"))
     var memoryLimit = "auto"
 
-    @Option(help: ArgumentHelp("The DNS cache whose counters /metrics exports (dnsmasq).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Server: resolve target names with this DNS server (dnsmasq); /metrics exports its cache counters.",
+            valueName: "host:port"))
     var resolver: String?
 
     func validate() throws {

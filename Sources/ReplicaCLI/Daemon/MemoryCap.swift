@@ -45,8 +45,9 @@ enum MemoryCap {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The tunnel's budgets under a cap: a quarter of it for the link budget (both directions share the rest with
-    /// stream windows, the encoder windows and the store's index), an eighth per stream window at most.
+    /// The tunnel's budgets under a cap: a quarter of it for the link budget, which bounds the decoded bytes in
+    /// flight per direction over all streams together; a stream window of at most an eighth of that; and at most
+    /// one stream per 256 KiB of the cap, for the per-flow socket buffers and state the budget does not count.
     struct Budgets: Equatable {
         var linkBudget: Int
         var streamWindow: Int
@@ -57,8 +58,7 @@ enum MemoryCap {
     static func budgets(cap: Int, linkBudget: Int, streamWindow: Int, maximumStreams: Int) -> Budgets {
         let link = max(streamWindow, min(linkBudget, cap / 4))
         let window = min(streamWindow, max(4 << 10, link / 8))
-        // Each open flow costs socket buffers and a window of queued bytes at worst; keep their sum under half.
-        let streams = max(16, min(maximumStreams, (cap / 2) / max(window, 64 << 10)))
+        let streams = max(16, min(maximumStreams, cap / (256 << 10)))
         return Budgets(linkBudget: max(window, link), streamWindow: window, maximumStreams: streams)
     }
 }

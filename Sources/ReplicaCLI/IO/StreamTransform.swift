@@ -50,78 +50,27 @@ final class EncodingTransform: StreamTransform {
     var statistics: StreamStatistics { encoder.statistics }
 }
 
-/// Decompression (and `test`, `info`): a ``StreamDecoder`` per stream, so concatenated streams
-/// (`replica -c a b > ab.rpl`, `cat a.rpl b.rpl`) decode as one, as concatenated zstd frames do.
+/// Decompression (and `test`, `info`): one ``StreamDecoder`` that accepts concatenated streams
+/// (`replica -c a b > ab.rpl`, `cat a.rpl b.rpl`), as concatenated zstd frames decode as one.
 final class DecodingTransform: StreamTransform {
-    private let makeDecoder: () throws -> StreamDecoder
-    private var decoder: StreamDecoder
-    /// The header of the first stream.
-    private(set) var header: StreamHeader?
-    /// How many streams have begun.
-    private(set) var streams = 1
-    /// The counters of the streams before the current one.
-    private var earlier = StreamStatistics()
-    /// Where the current stream starts in the input.
-    private var streamStart: UInt64 = 0
-    /// How much input has been given to decoders.
-    private var consumed: UInt64 = 0
+    private let decoder: StreamDecoder
 
-    /// Creates the transform; `makeDecoder` makes the decoder of each stream.
-    init(_ makeDecoder: @escaping () throws -> StreamDecoder) throws {
-        self.makeDecoder = makeDecoder
-        self.decoder = try makeDecoder()
-    }
+    /// Creates the transform around a decoder made with ``DecoderOptions/acceptsConcatenatedStreams``.
+    init(_ decoder: StreamDecoder) { self.decoder = decoder }
+
+    /// The header of the first stream.
+    var header: StreamHeader? { decoder.firstHeader }
+    /// How many streams have begun.
+    var streams: Int { decoder.streamCount }
 
     func process(_ bytes: UnsafeRawBufferPointer, deliver: ([UInt8]) throws -> Void) throws {
-        var rest = bytes
-        while true {
-            do {
-                try decoder.decode(rest, pieceSize: StreamPump.pieceSize, deliver: deliver)
-                header = header ?? decoder.header
-                consumed += UInt64(rest.count)
-                return
-            } catch let error as FormatError where error.code == .trailingData && decoder.isComplete {
-                // The next stream starts where this one's trailer ends, inside `rest`.
-                header = header ?? decoder.header
-                let length = Int(streamStart + error.offset - consumed)
-                guard (0..<rest.count).contains(length) else { throw error }
-                var finished = decoder.statistics
-                finished.encodedBytes = error.offset
-                earlier += finished
-                decoder = try makeDecoder()
-                streams += 1
-                streamStart += error.offset
-                consumed += UInt64(length)
-                rest = UnsafeRawBufferPointer(rebasing: rest[length...])
-            } catch let error as FormatError {
-                throw located(error)
-            }
-        }
+        try decoder.decode(bytes, pieceSize: StreamPump.pieceSize, deliver: deliver)
     }
 
-    func finish(deliver: ([UInt8]) throws -> Void) throws {
-        do {
-            try decoder.finish()
-        } catch let error as FormatError {
-            throw located(error)
-        }
-    }
+    func finish(deliver: ([UInt8]) throws -> Void) throws { try decoder.finish() }
 
-    /// The error with its offset in the whole input, naming the stream when it is not the first.
-    private func located(_ error: FormatError) -> FormatError {
-        guard streams > 1 else { return error }
-        return FormatError(
-            error.code, at: streamStart + error.offset,
-            "\(error.message) (in stream \(streams), which starts at offset \(streamStart))")
-    }
-
-    var statistics: StreamStatistics {
-        var total = earlier
-        total += decoder.statistics
-        return total
-    }
+    var statistics: StreamStatistics { decoder.statistics }
 }
-
 
 /// Moves one input through a transform to a sink in pieces of at most ``pieceSize`` bytes, so memory stays
 /// constant however long the input is.

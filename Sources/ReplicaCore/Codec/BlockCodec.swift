@@ -106,7 +106,7 @@ final class BlockDecompressor {
     ) throws -> [UInt8] {
         if encoding == .raw {
             guard stored.count == rawLength else {
-                throw CodecError(call: "store", message: "raw body of \(stored.count) bytes, expected \(rawLength)")
+                throw CodecError(.lengthMismatch, call: "store", message: "raw body of \(stored.count) bytes, expected \(rawLength)")
             }
             return [UInt8](stored)
         }
@@ -134,7 +134,7 @@ final class BlockDecompressor {
         }
         if let failure { throw failure }
         guard written == rawLength else {
-            throw CodecError(call: "\(encoding)", message: "body decoded to \(written) bytes, expected \(rawLength)")
+            throw CodecError(.lengthMismatch, call: "\(encoding)", message: "body decoded to \(written) bytes, expected \(rawLength)")
         }
         return output
     }

@@ -32,7 +32,7 @@ package final class LZ4Compressor {
         _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer
     ) throws(CodecError) -> Int {
         guard source.count <= Self.maximumInputSize, let sourceCount = Int32(exactly: source.count) else {
-            throw CodecError(call: "LZ4_compress", message: "input of \(source.count) bytes exceeds LZ4_MAX_INPUT_SIZE")
+            throw CodecError(.inputTooLarge, call: "LZ4_compress", message: "input of \(source.count) bytes exceeds LZ4_MAX_INPUT_SIZE")
         }
         let capacity = Int32(clamping: destination.count)
         let source = source.baseAddress?.assumingMemoryBound(to: CChar.self)
@@ -42,7 +42,7 @@ package final class LZ4Compressor {
             ? LZ4_compress_HC_extStateHC(state, source, target, sourceCount, capacity, Int32(level))
             : LZ4_compress_fast_extState(state, source, target, sourceCount, capacity, 1)
         guard written > 0 || sourceCount == 0 else {
-            throw CodecError(call: "LZ4_compress", message: "output does not fit in \(capacity) bytes")
+            throw CodecError(.outputTooSmall, call: "LZ4_compress", message: "output does not fit in \(capacity) bytes")
         }
         return Int(written)
     }
@@ -57,13 +57,15 @@ package enum LZ4Decompressor {
         _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer
     ) throws(CodecError) -> Int {
         guard let sourceCount = Int32(exactly: source.count), let capacity = Int32(exactly: destination.count) else {
-            throw CodecError(call: "LZ4_decompress_safe", message: "block of \(source.count) bytes is too large")
+            throw CodecError(.inputTooLarge, call: "LZ4_decompress_safe", message: "block of \(source.count) bytes is too large")
         }
         let written = LZ4_decompress_safe(
             source.baseAddress?.assumingMemoryBound(to: CChar.self),
             destination.baseAddress?.assumingMemoryBound(to: CChar.self), sourceCount, capacity)
         guard written >= 0 else {
-            throw CodecError(call: "LZ4_decompress_safe", message: "malformed block (error \(written))")
+            throw CodecError(
+                .malformedInput, call: "LZ4_decompress_safe", message: "malformed block (error \(written))",
+                cause: LibraryError(library: "liblz4", name: "LZ4_decompress_safe returned \(written)"))
         }
         return Int(written)
     }

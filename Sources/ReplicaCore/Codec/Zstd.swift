@@ -1,10 +1,16 @@
 internal import CZstd
 
+/// The ``CodecError`` for a libzstd error result of `call`, with the library's error name as its cause.
+private func zstdError(_ call: String, _ result: Int) -> CodecError {
+    let name = String(cString: ZSTD_getErrorName(result))
+    return CodecError(.libraryError, call: call, message: name, cause: LibraryError(library: "libzstd", name: name))
+}
+
 /// Checks a `size_t` result of libzstd and turns an error code into a ``CodecError`` naming the call.
 @inline(__always)
 private func zstdChecked(_ result: Int, _ call: String) throws(CodecError) -> Int {
     if ZSTD_isError(result) != 0 {
-        throw CodecError(call: call, message: String(cString: ZSTD_getErrorName(result)))
+        throw zstdError(call, result)
     }
     return result
 }
@@ -28,7 +34,7 @@ package final class ZstdCompressor {
     ///   allocate.
     package init(level: Int, longDistanceWindowLog: Int? = nil, workers: Int = 0) throws(CodecError) {
         guard let context = ZSTD_createCCtx() else {
-            throw CodecError(call: "ZSTD_createCCtx", message: "out of memory")
+            throw CodecError(.outOfMemory, call: "ZSTD_createCCtx", message: "out of memory")
         }
         self.context = context
         self.level = level
@@ -74,7 +80,7 @@ package final class ZstdCompressor {
                 var output = ZSTD_outBuffer(dst: buffer.baseAddress.map { $0 + start }, size: chunk, pos: 0)
                 let result = ZSTD_compressStream2(context, &output, &input, ZSTD_e_flush)
                 if ZSTD_isError(result) != 0 {
-                    failure = CodecError(call: "ZSTD_compressStream2", message: String(cString: ZSTD_getErrorName(result)))
+                    failure = zstdError("ZSTD_compressStream2", result)
                 }
                 remaining = result
                 produced = output.pos
@@ -119,7 +125,7 @@ package final class ZstdDecompressor {
     /// - Throws: ``CodecError`` when libzstd cannot allocate.
     package init(windowLogMax: Int = ZstdDecompressor.windowLogMax) throws(CodecError) {
         guard let context = ZSTD_createDCtx() else {
-            throw CodecError(call: "ZSTD_createDCtx", message: "out of memory")
+            throw CodecError(.outOfMemory, call: "ZSTD_createDCtx", message: "out of memory")
         }
         self.context = context
         _ = try zstdChecked(
@@ -142,14 +148,27 @@ package final class ZstdDecompressor {
             let before = (input.pos, output.pos)
             let result = ZSTD_decompressStream(context, &output, &input)
             if ZSTD_isError(result) != 0 {
-                throw CodecError(call: "ZSTD_decompressStream", message: String(cString: ZSTD_getErrorName(result)))
+                throw zstdError("ZSTD_decompressStream", result)
             }
             if (input.pos, output.pos) == before { break }
         }
         guard input.pos == input.size, output.pos == output.size else {
             throw CodecError(
-                call: "ZSTD_decompressStream",
+                .lengthMismatch, call: "ZSTD_decompressStream",
                 message: "block decoded to \(output.pos) of \(output.size) bytes using \(input.pos) of \(input.size)")
+        }
+        // The output is full and the input used up, but zstd may still hold decoded bytes of this block: a
+        // block must decode to exactly its length, so one more byte of output is an error.
+        var extra: UInt8 = 0
+        let produced = withUnsafeMutableBytes(of: &extra) { probe in
+            var empty = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+            var spill = ZSTD_outBuffer(dst: probe.baseAddress, size: 1, pos: 0)
+            let result = ZSTD_decompressStream(context, &spill, &empty)
+            return ZSTD_isError(result) != 0 ? 1 : spill.pos
+        }
+        guard produced == 0 else {
+            throw CodecError(
+                .lengthMismatch, call: "ZSTD_decompressStream", message: "block decodes to more than its \(output.size) bytes")
         }
     }
 

@@ -1,7 +1,7 @@
 internal import CXXHash
 
 /// Safe wrappers over libxxhash's XXH3. The only file of ReplicaCore that calls libxxhash.
-enum XXHash {
+package enum XXHash {
     /// Wraps `XXH3_128bits`.
     static func hash128(_ bytes: UnsafeRawBufferPointer) -> Fingerprint {
         let value = XXH3_128bits(bytes.baseAddress, bytes.count)
@@ -17,7 +17,7 @@ enum XXHash {
     }
 
     /// Wraps `XXH3_64bits`: the checksum of blocks, headers and trailers.
-    static func hash64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func hash64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         XXH3_64bits(bytes.baseAddress, bytes.count)
     }
 
@@ -32,7 +32,7 @@ final class XXH3Stream {
     /// - Throws: ``CodecError`` if libxxhash cannot allocate its state.
     init() throws(CodecError) {
         guard let state = XXH3_createState() else {
-            throw CodecError(call: "XXH3_createState", message: "out of memory")
+            throw CodecError(.outOfMemory, call: "XXH3_createState", message: "out of memory")
         }
         self.state = state
         XXH3_64bits_reset(state)

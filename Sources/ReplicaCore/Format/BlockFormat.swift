@@ -22,6 +22,15 @@ enum BlockFormat {
     static let maximumPrefixChunks = 255
     /// The most prefix bytes the encoder gathers for one block.
     static let prefixBudget = 2 << 20
+    /// The most prefix bytes a decoder gathers for one block: the budget plus one chunk of the largest size.
+    static let prefixLimit = prefixBudget + ChunkerConfiguration.largestMaximumSize
+    /// The size of the largest prefix list: a u16 count and that many fingerprints.
+    static let largestPrefixList = 2 + Fingerprint.byteCount * maximumPrefixChunks
+
+    /// The most stored bytes a block of `rawLength` bytes may take (compressed data can grow a little).
+    static func maximumStoredLength(rawLength: Int) -> Int {
+        ZstdCompressor.bound(rawLength) + 64 + largestPrefixList
+    }
 
     /// How a block's body is stored (byte 1 of the block header).
     enum Encoding: UInt8 {
@@ -108,8 +117,7 @@ struct BlockHeader {
                 .limitExceeded, at: offset + 4,
                 "block body of \(rawLength) bytes exceeds the stream's limit of \(header.maximumBodySize)")
         }
-        let prefixList = 2 + Fingerprint.byteCount * BlockFormat.maximumPrefixChunks
-        let storedLimit = encoding == .raw ? rawLength : ZstdCompressor.bound(rawLength) + 64 + prefixList
+        let storedLimit = encoding == .raw ? rawLength : BlockFormat.maximumStoredLength(rawLength: rawLength)
         guard storedLength <= storedLimit, encoding != .raw || storedLength == rawLength else {
             throw FormatError(
                 .corrupt, at: offset + 8, "stored length \(storedLength) does not fit raw length \(rawLength)")

@@ -45,7 +45,10 @@ struct ByteReader {
         return T(littleEndian: value)
     }
 
-    /// Reads an unsigned LEB128 varint of at most 10 bytes; `nil` when truncated or overlong.
+    /// Reads an unsigned LEB128 varint of at most 10 bytes; `nil` when truncated, overlong or not minimal.
+    ///
+    /// Only the minimal encoding is accepted (no final `0x00` byte after a continuation), as
+    /// ``Swift/Array/appendVarint(_:)`` writes it: padded varints would let a stream inflate its bodies.
     mutating func readVarint() -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
@@ -54,7 +57,7 @@ struct ByteReader {
             position += 1
             if shift == 63 && byte > 1 { return nil }
             value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
+            if byte < 0x80 { return byte == 0 && shift > 0 ? nil : value }
             shift += 7
         }
         return nil

@@ -112,7 +112,8 @@ extension DiskChunkStore {
     /// - Throws: ``ChunkStoreError`` on an I/O failure or a full disk; what was done so far stays consistent.
     @discardableResult
     public func compact(liveRatio: Double = 0.5) throws(ChunkStoreError) -> CompactionReport {
-        try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) -> CompactionReport in
+        try checkWritable()
+        return try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) -> CompactionReport in
             try checkOpen(writer)
             let active = writer.active
             let candidates = state.withLock { state in
@@ -141,6 +142,7 @@ extension DiskChunkStore {
     /// - Throws: ``ChunkStoreError`` on an I/O failure.
     @discardableResult
     public func collectGarbage() throws(ChunkStoreError) -> CompactionReport {
+        try checkWritable()
         let report = try compact(liveRatio: 0)
         for name in try StoreIO.list(segmentsDirectory) where name.hasSuffix(".tmp") {
             try StoreIO.remove(segmentsDirectory + "/" + name)
@@ -152,6 +154,7 @@ extension DiskChunkStore {
     /// random one (streams encoded against the old identity then refuse to decode against it).
     /// - Throws: ``ChunkStoreError`` on an I/O failure; a crash part-way leaves a consistent subset.
     public func purge(newIdentity: Bool = false) throws(ChunkStoreError) {
+        try checkWritable()
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try checkOpen(writer)
             try StoreIO.remove(directory + "/" + StoreLayout.indexName)
@@ -182,7 +185,7 @@ extension DiskChunkStore {
     /// - Throws: ``ChunkStoreError`` below four segments' worth or on an I/O failure.
     public func setCapacity(_ capacity: Int) throws(ChunkStoreError) {
         guard capacity >= segmentSize * 4 else {
-            throw ChunkStoreError("a capacity of \(capacity) bytes is below four segments (\(segmentSize * 4) bytes)")
+            throw ChunkStoreError(.invalidArgument, "a capacity of \(capacity) bytes is below four segments (\(segmentSize * 4) bytes)")
         }
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try checkOpen(writer)

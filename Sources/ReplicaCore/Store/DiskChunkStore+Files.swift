@@ -1,4 +1,10 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One open file of a ``DiskChunkStore``: a descriptor closed when the last reference goes away.
 ///
@@ -17,12 +23,14 @@ final class StoreFile: Sendable {
 
     deinit { _ = close(descriptor) }
 
-    /// Opens `path` for reading and writing. Wraps `open(2)`.
-    static func open(_ path: String, create: Bool, exclusive: Bool = false) throws(ChunkStoreError) -> StoreFile {
-        var flags = O_RDWR | O_CLOEXEC
+    /// Opens `path` for reading and writing, or only reading. Wraps `open(2)`.
+    static func open(
+        _ path: String, create: Bool, exclusive: Bool = false, readOnly: Bool = false
+    ) throws(ChunkStoreError) -> StoreFile {
+        var flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
         if create { flags |= O_CREAT }
         if exclusive { flags |= O_EXCL }
-        let descriptor = retrying { Glibc.open(path, flags, 0o644) }
+        let descriptor = retrying { Platform.open(path, flags, 0o644) }
         guard descriptor >= 0 else { throw StoreIO.error("open", path, errno) }
         return StoreFile(descriptor: descriptor, path: path)
     }
@@ -92,9 +100,11 @@ enum StoreIO {
     static func error(_ call: String, _ path: String, _ code: Int32) -> ChunkStoreError {
         if code == ENOSPC {
             return ChunkStoreError(
-                "disk full (ENOSPC) writing \(path); the store is unchanged, free space or lower its capacity")
+                .noSpace, "disk full (ENOSPC) writing \(path); the store is unchanged, free space or lower its capacity",
+                cause: SystemCallError(call: call, errno: code, reason: String(cString: strerror(code))))
         }
-        return ChunkStoreError("\(call) \(path) failed: \(String(cString: strerror(code))) (errno \(code))")
+        let cause = SystemCallError(call: call, errno: code, reason: String(cString: strerror(code)))
+        return ChunkStoreError(.ioFailure, "\(call) \(path) failed: \(cause.reason) (errno \(code))", cause: cause)
     }
 
     /// Whether anything exists at `path`.
@@ -135,12 +145,12 @@ enum StoreIO {
 
     /// Renames atomically. Wraps `rename(2)`.
     static func rename(_ from: String, to: String) throws(ChunkStoreError) {
-        guard Glibc.rename(from, to) == 0 else { throw error("rename", to, errno) }
+        guard Platform.rename(from, to) == 0 else { throw error("rename", to, errno) }
     }
 
     /// Makes a directory's entries (creations, renames, unlinks) durable. Wraps `fsync(2)` on the directory.
     static func syncDirectory(_ path: String) throws(ChunkStoreError) {
-        let descriptor = retrying { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        let descriptor = retrying { Platform.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard descriptor >= 0 else { throw error("open", path, errno) }
         defer { _ = close(descriptor) }
         guard retrying({ fsync(descriptor) }) == 0 else { throw error("fsync", path, errno) }

@@ -18,6 +18,24 @@ struct IndexSnapshot {
         var liveBytes: Int
         var liveRawBytes: Int
         var damaged: Bool
+
+        /// The largest segment length a row may name: a record may start at the last offset and be a whole chunk.
+        static let largestLength = RecordLocation.maximumOffset + (64 << 20)
+
+        /// Why the row cannot be trusted after `previous`, or `nil`: numbers rise strictly within
+        /// 1...maximumSegment, and every field is within what a segment can hold (so none is negative).
+        func problem(after previous: Row?) -> String? {
+            guard number >= 1, number <= RecordLocation.maximumSegment else { return "segment number \(number)" }
+            if let previous, number <= previous.number {
+                return "segment \(number) follows segment \(previous.number)"
+            }
+            guard (SegmentHeader.size...Self.largestLength).contains(length) else { return "length \(length)" }
+            guard (0...length).contains(liveBytes), (0...length).contains(liveCount) else {
+                return "live counts \(liveCount) chunks, \(liveBytes) bytes in \(length)"
+            }
+            guard (0...(1 << 50)).contains(liveRawBytes) else { return "raw bytes \(liveRawBytes)" }
+            return nil
+        }
     }
 
     var rows: [Row]
@@ -93,14 +111,21 @@ struct IndexSnapshot {
             func field(_ index: Int) -> Int {
                 Int(truncatingIfNeeded: bytes.littleEndian(at: at + index * 8) as UInt64)
             }
-            rows.append(
-                Row(
-                    number: bytes.littleEndian(at: at), length: field(1), liveCount: field(2), liveBytes: field(3),
-                    liveRawBytes: field(4), damaged: field(5) & 1 != 0))
+            let decoded = Row(
+                number: bytes.littleEndian(at: at), length: field(1), liveCount: field(2), liveBytes: field(3),
+                liveRawBytes: field(4), damaged: field(5) & 1 != 0)
+            if let problem = decoded.problem(after: rows.last) {
+                return .failure(StoreProblem("index row \(row) is invalid: \(problem)"))
+            }
+            rows.append(decoded)
+        }
+        let nextSegment: UInt64 = bytes.littleEndian(at: 48)
+        guard nextSegment > rows.last?.number ?? 0, nextSegment <= RecordLocation.maximumSegment + 1 else {
+            return .failure(StoreProblem("the index's next segment number \(nextSegment) is invalid"))
         }
         return .success(
             IndexSnapshot(
-                rows: rows, nextSegment: bytes.littleEndian(at: 48), bytes: bytes,
+                rows: rows, nextSegment: nextSegment, bytes: bytes,
                 entriesStart: headerSize + Int(rowCount) * rowSize, entryCount: Int(entryCount)))
     }
 }

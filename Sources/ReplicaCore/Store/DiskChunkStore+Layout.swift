@@ -70,25 +70,25 @@ struct StoreMeta: Equatable {
     /// Parses the file, naming what is wrong when it is not a valid store metadata file.
     static func decode(_ bytes: [UInt8], path: String) throws(ChunkStoreError) -> StoreMeta {
         guard bytes.count == size, Array(bytes[0..<8]) == magic else {
-            throw ChunkStoreError("\(path) is not a Replica store metadata file")
+            throw ChunkStoreError(.notAStore, "\(path) is not a Replica store metadata file")
         }
         guard StoreLayout.check(bytes, 0..<56) == bytes.littleEndian(at: 56) else {
-            throw ChunkStoreError("\(path) is damaged (checksum mismatch); the store's identity cannot be trusted")
+            throw ChunkStoreError(.damaged, "\(path) is damaged (checksum mismatch); the store's identity cannot be trusted")
         }
         let version: UInt32 = bytes.littleEndian(at: 8)
         guard version == Self.version else {
-            throw ChunkStoreError("\(path) has store format version \(version); this build reads version 1")
+            throw ChunkStoreError(.unsupported, "\(path) has store format version \(version); this build reads version 1")
         }
         guard let kind = Fingerprinter.Kind(rawValue: bytes[12]), let storeID = StoreID(bytes: Array(bytes[24..<40]))
-        else { throw ChunkStoreError("\(path) names an unknown fingerprint kind \(bytes[12])") }
+        else { throw ChunkStoreError(.unsupported, "\(path) names an unknown fingerprint kind \(bytes[12])") }
         guard let compression = CodecKind(rawValue: bytes[13]), compression != .zstd else {
-            throw ChunkStoreError("\(path) names an unknown store codec \(bytes[13])")
+            throw ChunkStoreError(.unsupported, "\(path) names an unknown store codec \(bytes[13])")
         }
         let capacity: UInt64 = bytes.littleEndian(at: 40)
         let segmentSize: UInt64 = bytes.littleEndian(at: 48)
         guard let capacity = Int(exactly: capacity), let segmentSize = Int(exactly: segmentSize),
             DiskChunkStore.Options.segmentSizeRange.contains(segmentSize)
-        else { throw ChunkStoreError("\(path) holds an out-of-range capacity or segment size") }
+        else { throw ChunkStoreError(.damaged, "\(path) holds an out-of-range capacity or segment size") }
         return StoreMeta(
             storeID: storeID, capacity: capacity, segmentSize: segmentSize, fingerprintKind: kind,
             keyCheck: bytes.littleEndian(at: 16), compression: compression)

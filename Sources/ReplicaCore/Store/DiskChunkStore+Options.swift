@@ -7,10 +7,10 @@ extension DiskChunkStore {
     public struct Durability: Sendable, Hashable {
         /// Sync once this many bytes have been written since the last sync (0: after every write; `nil`: never
         /// for this reason).
-        public var syncAfterBytes: Int?
+        public let syncAfterBytes: Int?
         /// Sync at the first write that comes this many milliseconds after the last sync (`nil`: never for this
         /// reason). Checked on writes: an idle store does not sync until its next write, `flush()` or `close()`.
-        public var syncAfterMilliseconds: Int?
+        public let syncAfterMilliseconds: Int?
 
         /// Creates a policy.
         public init(syncAfterBytes: Int?, syncAfterMilliseconds: Int?) {
@@ -36,20 +36,25 @@ extension DiskChunkStore {
         public static let defaultCapacity = 50 << 30
 
         /// The capacity in bytes of segment files; `nil` keeps the store's (or uses the default when creating).
-        public var capacity: Int?
+        public let capacity: Int?
         /// The segment size when creating; `nil` picks capacity / 16 within 1...64 MiB. Ignored when opening.
-        public var segmentSize: Int?
+        public let segmentSize: Int?
         /// When records are synced.
-        public var durability: Durability
+        public let durability: Durability
         /// How new chunks are stored when creating a store: `.none` or `.lz4` (kept only for chunks it shrinks).
         /// Recorded in `store.meta`; an existing store keeps its own setting.
-        public var compression: CodecKind
+        public let compression: CodecKind
         /// The fingerprinter reads are verified with; it must match the store's (plain or the same key).
-        public var fingerprinter: Fingerprinter
+        public let fingerprinter: Fingerprinter
         /// Bytes written between index snapshots: a crash costs at most a scan of this much on the next open.
-        public var snapshotInterval: Int
+        public let snapshotInterval: Int
         /// Whether opening a missing or empty directory creates a store there.
-        public var createIfMissing: Bool
+        public let createIfMissing: Bool
+        /// Whether the store is opened read-only: no lock is taken, nothing is written (no repair, no snapshot,
+        /// no quarantine log), ``DiskChunkStore/put(_:as:)`` learns nothing, and ``DiskChunkStore/remove(_:)``,
+        /// compaction, garbage collection and purging throw `readOnly`. Torn tails are skipped in memory. A
+        /// store that another process writes meanwhile may read as missing chunks, never as wrong bytes.
+        public let readOnly: Bool
 
         /// The default options: create when missing with a 50 GiB capacity, keep an existing store's capacity,
         /// the default durability, no compression, plain fingerprints.
@@ -61,12 +66,14 @@ extension DiskChunkStore {
             fingerprinter = Fingerprinter()
             snapshotInterval = 256 << 20
             createIfMissing = true
+            readOnly = false
         }
 
         /// Creates checked options.
         ///
         /// - Throws: ``ConfigurationError`` for a capacity below 1 MiB, a segment size outside 64 KiB...128 MiB or
-        ///   above a quarter of the capacity, a zstd store codec, or a snapshot interval below 1 MiB.
+        ///   above a quarter of the capacity, a zstd store codec, or a snapshot interval below 1 MiB. With `readOnly`,
+        ///   `createIfMissing` is ignored (a read-only open never creates).
         public init(
             capacity: Int?,
             segmentSize: Int? = nil,
@@ -74,7 +81,8 @@ extension DiskChunkStore {
             compression: CodecKind = .none,
             fingerprinter: Fingerprinter = Fingerprinter(),
             snapshotInterval: Int = 256 << 20,
-            createIfMissing: Bool = true
+            createIfMissing: Bool = true,
+            readOnly: Bool = false
         ) throws(ConfigurationError) {
             if let capacity, capacity < Self.minimumCapacity {
                 throw ConfigurationError(
@@ -92,7 +100,7 @@ extension DiskChunkStore {
                 }
             }
             guard compression != .zstd else {
-                throw ConfigurationError(setting: "compression", message: "the store keeps chunks raw or as lz4")
+                throw ConfigurationError(.unsupported, setting: "compression", message: "the store keeps chunks raw or as lz4")
             }
             guard snapshotInterval >= 1 << 20 else {
                 throw ConfigurationError(setting: "snapshotInterval", message: "\(snapshotInterval) is below 1 MiB")
@@ -103,7 +111,8 @@ extension DiskChunkStore {
             self.compression = compression
             self.fingerprinter = fingerprinter
             self.snapshotInterval = snapshotInterval
-            self.createIfMissing = createIfMissing
+            self.createIfMissing = createIfMissing && !readOnly
+            self.readOnly = readOnly
         }
 
         /// The segment size a new store of `capacity` bytes gets.

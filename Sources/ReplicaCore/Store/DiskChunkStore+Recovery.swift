@@ -8,28 +8,31 @@ struct Recovery {
     let directory: String
     let segmentsDirectory: String
     let meta: StoreMeta
+    /// Whether nothing may be written: torn tails are then skipped in memory instead of cut off.
+    let readOnly: Bool
     private(set) var report = DiskChunkStore.RecoveryReport()
     /// Whether the open scanned or repaired anything, so a fresh snapshot is worth writing.
     private(set) var needsSnapshot = false
     private var index = ChunkIndex()
     private var segments: [UInt64: SegmentInfo] = [:]
 
-    init(directory: String, segmentsDirectory: String, meta: StoreMeta) throws(ChunkStoreError) {
+    init(directory: String, segmentsDirectory: String, meta: StoreMeta, readOnly: Bool = false) throws(ChunkStoreError) {
         self.directory = directory
         self.segmentsDirectory = segmentsDirectory
         self.meta = meta
+        self.readOnly = readOnly
     }
 
     /// Runs the recovery and returns the index, the segments, the active segment and the next segment number.
     mutating func run() throws(ChunkStoreError) -> (
         index: ChunkIndex, segments: [UInt64: SegmentInfo], active: UInt64, nextSegment: UInt64
     ) {
-        try StoreIO.makeDirectory(segmentsDirectory)
+        if !readOnly { try StoreIO.makeDirectory(segmentsDirectory) }
         var numbers: [UInt64] = []
-        for name in try StoreIO.list(segmentsDirectory) {
+        for name in StoreIO.isDirectory(segmentsDirectory) ? try StoreIO.list(segmentsDirectory) : [] {
             if let number = StoreLayout.segmentNumber(name), number >= 1, number <= RecordLocation.maximumSegment {
                 numbers.append(number)
-            } else if name.hasSuffix(".tmp") {
+            } else if name.hasSuffix(".tmp") && !readOnly {
                 try StoreIO.remove(segmentsDirectory + "/" + name)
             }
         }
@@ -63,10 +66,14 @@ struct Recovery {
 
     /// Opens a segment file; gives a torn new last segment (shorter than its header) a fresh header.
     private mutating func openSegment(_ number: UInt64, isLast: Bool) throws(ChunkStoreError) {
-        let file = try StoreFile.open(segmentsDirectory + "/" + StoreLayout.segmentName(number), create: false)
+        let file = try StoreFile.open(
+            segmentsDirectory + "/" + StoreLayout.segmentName(number), create: false, readOnly: readOnly)
         var length = try file.size()
         let header = SegmentHeader.decode(try file.read(count: SegmentHeader.size, at: 0))
-        if header == nil && length < SegmentHeader.size {
+        if header == nil && length < SegmentHeader.size && readOnly {
+            report.truncatedBytes += length
+            return
+        } else if header == nil && length < SegmentHeader.size {
             try file.truncate(to: 0)
             try file.write(SegmentHeader(storeID: meta.storeID, number: number).encoded(), at: 0)
             report.truncatedBytes += length
@@ -154,7 +161,7 @@ struct Recovery {
             }
         }
         if validEnd < segment.length {
-            try segment.file.truncate(to: validEnd)
+            if !readOnly { try segment.file.truncate(to: validEnd) }
             report.truncatedBytes += segment.length - validEnd
             segments[number]?.length = validEnd
         }

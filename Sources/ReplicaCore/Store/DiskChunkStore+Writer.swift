@@ -1,4 +1,10 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// The write path: records, segments, durability and snapshots. Every function here runs under the writer lock.
@@ -21,9 +27,10 @@ extension DiskChunkStore {
         }
         guard leftovers.isEmpty else {
             throw ChunkStoreError(
+                .notAStore,
                 "\(directory) is not a Replica store: it has no \(StoreLayout.metaName) and is not empty")
         }
-        guard options.createIfMissing else { throw ChunkStoreError("\(directory) is not a Replica store") }
+        guard options.createIfMissing else { throw ChunkStoreError(.notAStore, "\(directory) is not a Replica store") }
         let capacity = options.capacity ?? Options.defaultCapacity
         let segmentSize = min(options.segmentSize(forCapacity: capacity), Options.segmentSizeRange.upperBound)
         let meta = StoreMeta(
@@ -108,7 +115,7 @@ extension DiskChunkStore {
             length = SegmentHeader.size
         }
         guard let file = state.withLock({ $0.segments[writer.active]?.file }) else {
-            throw ChunkStoreError("store \(directory) lost its active segment")
+            throw ChunkStoreError(.damaged, "store \(directory) lost its active segment")
         }
         do throws(ChunkStoreError) {
             if let free = writer.simulatedFreeBytes {
@@ -148,7 +155,7 @@ extension DiskChunkStore {
         try sync(&writer)
         let number = writer.nextSegment
         guard number <= RecordLocation.maximumSegment else {
-            throw ChunkStoreError("store \(directory) has used all segment numbers; run `replica store purge`")
+            throw ChunkStoreError(.exhausted, "store \(directory) has used all segment numbers; run `replica store purge`")
         }
         let path = segmentPath(number)
         try StoreIO.remove(path)
@@ -258,6 +265,7 @@ extension DiskChunkStore {
     func quarantineLocked(
         _ fingerprint: Fingerprint, at location: RecordLocation, reason: String, _ writer: inout WriterState
     ) {
+        if options.readOnly { return }
         guard let current = state.withLock({ $0.index.location(of: fingerprint) }),
             current.unreferenced == location.unreferenced
         else { return }

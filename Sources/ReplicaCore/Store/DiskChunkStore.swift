@@ -36,24 +36,27 @@ public final class DiskChunkStore: ChunkStore {
         self.options = options
         let started = StoreIO.milliseconds
         if !StoreIO.isDirectory(directory) {
-            guard options.createIfMissing else { throw ChunkStoreError("store \(directory) does not exist") }
+            guard options.createIfMissing else { throw ChunkStoreError(.notFound, "store \(directory) does not exist") }
             try StoreIO.makeDirectory(directory)
         }
-        let lock = try StoreLock.acquire(directory: directory)
+        let lock = options.readOnly ? StoreLock.unlocked : try StoreLock.acquire(directory: directory)
         var meta: StoreMeta
         if let existing = try Self.readMeta(directory: directory) {
             meta = existing
+        } else if options.readOnly {
+            throw ChunkStoreError(.notAStore, "\(directory) is not a Replica store")
         } else {
             meta = try Self.create(directory: directory, options: options)
         }
         guard meta.fingerprintKind == options.fingerprinter.kind, meta.keyCheck == options.fingerprinter.keyCheck
         else {
             throw ChunkStoreError(
+                .unsupported,
                 "store \(directory) was created with \(meta.fingerprintKind == .xxh3 ? "plain" : "keyed") fingerprints"
                     + (meta.fingerprintKind == .keyedXXH3 ? " (key check \(meta.keyCheck))" : "")
                     + "; open it with the same fingerprinter")
         }
-        if let capacity = options.capacity, capacity != meta.capacity {
+        if let capacity = options.capacity, capacity != meta.capacity, !options.readOnly {
             meta.capacity = max(capacity, meta.segmentSize * 4)
             try StoreIO.writeAtomically(
                 meta.encoded(), to: directory + "/" + StoreLayout.metaName, directory: directory)
@@ -62,7 +65,8 @@ public final class DiskChunkStore: ChunkStore {
         self.fingerprintKind = meta.fingerprintKind
         self.keyCheck = meta.keyCheck
         self.compression = meta.compression
-        var recovery = try Recovery(directory: directory, segmentsDirectory: segmentsDirectory, meta: meta)
+        var recovery = try Recovery(
+            directory: directory, segmentsDirectory: segmentsDirectory, meta: meta, readOnly: options.readOnly)
         let recovered = try recovery.run()
         var report = recovery.report
         report.milliseconds = Int(StoreIO.milliseconds - started)
@@ -76,6 +80,7 @@ public final class DiskChunkStore: ChunkStore {
                 lock: lock, active: recovered.active, nextSegment: recovered.nextSegment,
                 compressor: meta.compression == .lz4 ? LZ4Compressor(level: 1) : nil,
                 lastSync: StoreIO.milliseconds))
+        if options.readOnly { return }
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try ensureRoom(for: 0, &writer)
             if recovery.needsSnapshot { try writeSnapshotIfPossible(&writer) }
@@ -92,6 +97,8 @@ public final class DiskChunkStore: ChunkStore {
     public var capacity: Int { state.withLock { $0.capacity } }
     /// Bytes of segment files on disk, dead records included: what ``capacity`` bounds.
     public var storedBytes: Int { state.withLock { $0.diskBytes } }
+    /// Whether the store was opened read-only (``Options/readOnly``).
+    public var isReadOnly: Bool { options.readOnly }
     /// The number of chunks held.
     public var count: Int { state.withLock { $0.index.count } }
 
@@ -105,7 +112,7 @@ public final class DiskChunkStore: ChunkStore {
     public func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
         let found = try state.withLock {
             (state: inout IndexState) throws(ChunkStoreError) -> (StoreFile, RecordLocation)? in
-            guard !state.closed else { throw ChunkStoreError("store \(directory) is closed") }
+            guard !state.closed else { throw ChunkStoreError(.closed, "store \(directory) is closed") }
             guard let slot = state.index.slot(of: fingerprint) else {
                 state.counters.misses += 1
                 return nil
@@ -135,10 +142,11 @@ public final class DiskChunkStore: ChunkStore {
     /// Stores a chunk, or refreshes it for eviction when it is already held. Chunks larger than a quarter of the
     /// capacity are not stored.
     /// - Throws: ``ChunkStoreError`` on an I/O failure, a full disk (the store stays consistent and the chunk is
-    ///   not stored) or a closed store.
+    ///   not stored) or a closed store. A read-only store learns nothing: the call does nothing.
     public func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
+        if options.readOnly { return }
         guard bytes.count <= ChunkerConfiguration.largestMaximumSize else {
-            throw ChunkStoreError("a chunk of \(bytes.count) bytes is above the largest chunk size")
+            throw ChunkStoreError(.invalidArgument, "a chunk of \(bytes.count) bytes is above the largest chunk size")
         }
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try checkOpen(writer)
@@ -159,8 +167,9 @@ public final class DiskChunkStore: ChunkStore {
     }
 
     /// Drops a chunk, writing a tombstone so it stays dropped after a crash.
-    /// - Throws: ``ChunkStoreError`` on an I/O failure or a closed store.
+    /// - Throws: ``ChunkStoreError`` on an I/O failure, a closed store or a read-only one.
     public func remove(_ fingerprint: Fingerprint) throws(ChunkStoreError) {
+        try checkWritable()
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try checkOpen(writer)
             guard let location = state.withLock({ $0.index.location(of: fingerprint) }) else { return }
@@ -173,6 +182,7 @@ public final class DiskChunkStore: ChunkStore {
     /// Forces every written record to disk.
     /// - Throws: ``ChunkStoreError`` when `fsync` fails or the store is closed.
     public func flush() throws(ChunkStoreError) {
+        if options.readOnly { return }
         try writer.withLock { (writer: inout WriterState) throws(ChunkStoreError) in
             try checkOpen(writer)
             try sync(&writer)
@@ -189,6 +199,7 @@ public final class DiskChunkStore: ChunkStore {
                 writer.lock = nil
                 state.withLock { $0.closed = true }
             }
+            if options.readOnly { return }
             try writeSnapshotIfPossible(&writer)
         }
     }
@@ -207,8 +218,15 @@ public final class DiskChunkStore: ChunkStore {
         }
     }
 
+    /// Refuses a change to a read-only store.
+    func checkWritable() throws(ChunkStoreError) {
+        guard !options.readOnly else {
+            throw ChunkStoreError(.readOnly, "store \(directory) is open read-only")
+        }
+    }
+
     func checkOpen(_ writer: borrowing WriterState) throws(ChunkStoreError) {
-        guard writer.lock != nil else { throw ChunkStoreError("store \(directory) is closed") }
+        guard writer.lock != nil else { throw ChunkStoreError(.closed, "store \(directory) is closed") }
     }
 }
 

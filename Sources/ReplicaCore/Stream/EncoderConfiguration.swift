@@ -10,19 +10,19 @@ public struct EncoderConfiguration: Sendable {
     public static let defaultBlockSize = 256 << 10
 
     /// How chunks are cut.
-    public var chunker: ChunkerConfiguration
+    public let chunker: ChunkerConfiguration
     /// How literal blocks are compressed.
-    public var codec: CodecConfiguration
+    public let codec: CodecConfiguration
     /// How many bytes of unique chunk data a reference may reach back over. The decoder keeps this much.
     public let windowSize: Int
     /// The literal bytes at which a block is closed.
     public let blockSize: Int
     /// The fingerprinter: plain XXH3-128 or keyed.
-    public var fingerprinter: Fingerprinter
+    public let fingerprinter: Fingerprinter
     /// Whether store references to chunks that follow one another in the store's order are sent as one store
     /// run (first fingerprint, count, check; format version 2). On by default; off, every stored chunk costs
     /// a 17-byte store reference, and the receiver's store order does not matter.
-    public var storeRuns = true
+    public let storeRuns: Bool
 
     /// Creates a checked configuration.
     ///
@@ -32,7 +32,8 @@ public struct EncoderConfiguration: Sendable {
         codec: CodecConfiguration = .default,
         windowSize: Int = defaultWindowSize,
         blockSize: Int = defaultBlockSize,
-        fingerprinter: Fingerprinter = Fingerprinter()
+        fingerprinter: Fingerprinter = Fingerprinter(),
+        storeRuns: Bool = true
     ) throws(ConfigurationError) {
         guard Self.windowSizeRange.contains(windowSize) else {
             throw ConfigurationError(setting: "windowSize", message: "\(windowSize) is outside 0 B...1 TiB")
@@ -45,23 +46,70 @@ public struct EncoderConfiguration: Sendable {
         self.windowSize = windowSize
         self.blockSize = blockSize
         self.fingerprinter = fingerprinter
+        self.storeRuns = storeRuns
     }
 }
 
-/// What a ``StreamDecoder`` may spend and what it must know.
+/// What a ``StreamDecoder`` may spend, how much it may deliver, and what it must know.
+///
+/// Every value is checked by the initialiser and cannot change afterwards.
 public struct DecoderOptions: Sendable {
     /// The default memory limit: 1 GiB, enough for the default 256 MiB window.
     public static let defaultMemoryLimit = 1 << 30
+    /// The smallest memory limit accepted: 1 MiB.
+    public static let smallestMemoryLimit = 1 << 20
+    /// Options with every default: a 1 GiB memory limit, no output bound, one stream, unkeyed fingerprints.
+    public static let `default` = DecoderOptions(
+        checkedMemoryLimit: defaultMemoryLimit, maximumOutputSize: .max, acceptsConcatenatedStreams: false,
+        fingerprinter: Fingerprinter())
 
-    /// The most memory the decoder may need for a stream: its window plus its block buffers. A stream whose
-    /// header asks for more is refused before anything is decoded.
-    public var memoryLimit: Int
+    /// The most memory the decoder may hold for a stream: its window (chunk bytes and their bookkeeping), its
+    /// block buffers and the zstd history. A stream whose header asks for more is refused before anything is
+    /// decoded, and the window never holds more than its share.
+    public let memoryLimit: Int
+    /// The most content bytes the decoder delivers in total (over every stream when concatenated streams are
+    /// accepted). A block that would go past it is refused with ``FormatError/Code/outputLimitExceeded``
+    /// before it is decompressed. `Int.max` means no bound.
+    public let maximumOutputSize: Int
+    /// Whether a stream may follow the trailer of the one before (`cat a.rpl b.rpl`), as concatenated zstd
+    /// frames do. When `false`, bytes after the trailer are ``FormatError/Code/trailingData``.
+    public let acceptsConcatenatedStreams: Bool
     /// The fingerprinter for streams with keyed fingerprints; it must use the encoder's key.
-    public var fingerprinter: Fingerprinter
+    public let fingerprinter: Fingerprinter
 
-    /// Creates options.
-    public init(memoryLimit: Int = defaultMemoryLimit, fingerprinter: Fingerprinter = Fingerprinter()) {
-        self.memoryLimit = memoryLimit
+    /// Options with every default; see ``default``.
+    public init() { self = .default }
+
+    /// Creates checked options.
+    ///
+    /// - Parameters:
+    ///   - memoryLimit: the most memory the decoder may hold, at least ``smallestMemoryLimit``.
+    ///   - maximumOutputSize: the most content bytes to deliver (0 or more; `Int.max` for no bound).
+    ///   - acceptsConcatenatedStreams: whether streams may follow one another.
+    ///   - fingerprinter: the encoder's fingerprinter, for keyed streams.
+    /// - Throws: ``ConfigurationError`` when the memory limit is below 1 MiB or the output bound is negative.
+    public init(
+        memoryLimit: Int = defaultMemoryLimit, maximumOutputSize: Int = .max,
+        acceptsConcatenatedStreams: Bool = false, fingerprinter: Fingerprinter = Fingerprinter()
+    ) throws(ConfigurationError) {
+        guard memoryLimit >= Self.smallestMemoryLimit else {
+            throw ConfigurationError(setting: "memoryLimit", message: "\(memoryLimit) is below 1 MiB")
+        }
+        guard maximumOutputSize >= 0 else {
+            throw ConfigurationError(setting: "maximumOutputSize", message: "\(maximumOutputSize) is negative")
+        }
+        self.init(
+            checkedMemoryLimit: memoryLimit, maximumOutputSize: maximumOutputSize,
+            acceptsConcatenatedStreams: acceptsConcatenatedStreams, fingerprinter: fingerprinter)
+    }
+
+    private init(
+        checkedMemoryLimit: Int, maximumOutputSize: Int, acceptsConcatenatedStreams: Bool,
+        fingerprinter: Fingerprinter
+    ) {
+        self.memoryLimit = checkedMemoryLimit
+        self.maximumOutputSize = maximumOutputSize
+        self.acceptsConcatenatedStreams = acceptsConcatenatedStreams
         self.fingerprinter = fingerprinter
     }
 }

@@ -12,13 +12,32 @@ public enum Replica {
         return output
     }
 
-    /// Decodes a whole self-contained stream.
+    /// Decodes a whole self-contained stream (or, when `options` accept them, concatenated streams).
     ///
-    /// - Throws: ``FormatError`` for corrupt, truncated or unsupported input.
-    public static func decompress(_ bytes: [UInt8], options: DecoderOptions = DecoderOptions()) throws -> [UInt8] {
-        let decoder = try StreamDecoder(options: options)
+    /// Refuses to produce more than `maximumOutputSize` bytes (nor more than `options.maximumOutputSize`):
+    /// a block that would go past the bound is refused before it is decompressed. Memory for the output is
+    /// reserved only up to the bound and to what the input could plausibly hold, never on the unverified word
+    /// of the trailer alone.
+    ///
+    /// - Parameters:
+    ///   - bytes: the encoded stream.
+    ///   - maximumOutputSize: the most bytes to return.
+    ///   - options: the memory limit, concatenation and the fingerprint key.
+    /// - Throws: ``FormatError`` for corrupt, truncated or unsupported input, with code
+    ///   ``FormatError/Code/outputLimitExceeded`` when the content is larger than the bound.
+    public static func decompress(
+        _ bytes: [UInt8], maximumOutputSize: Int, options: DecoderOptions = .default
+    ) throws -> [UInt8] {
+        let bound = max(0, min(maximumOutputSize, options.maximumOutputSize))
+        let bounded = try DecoderOptions(
+            memoryLimit: options.memoryLimit, maximumOutputSize: bound,
+            acceptsConcatenatedStreams: options.acceptsConcatenatedStreams, fingerprinter: options.fingerprinter)
+        let decoder = try StreamDecoder(options: bounded)
         var output: [UInt8] = []
-        output.reserveCapacity(min(StreamTrailer.declaredContentLength(of: bytes) ?? 0, 1 << 30))
+        // The trailer is only a hint: a 96-byte stream may claim a terabyte. Reserve at most the bound, and at most
+        // what blocks of this many stored bytes could rebuild without references (compression rarely beats 1:16).
+        let plausible = bytes.count <= Int.max / 16 ? bytes.count * 16 : Int.max
+        output.reserveCapacity(min(StreamTrailer.declaredContentLength(of: bytes) ?? 0, bound, plausible))
         try decoder.decode(bytes, into: &output)
         try decoder.finish()
         return output

@@ -1,20 +1,29 @@
 /// Decodes a Replica stream, verifying every block before any of its bytes are handed out.
 ///
-/// Push-style: give it encoded bytes in pieces of any size with ``decode(_:into:)``; it appends each block's
+/// Push-style: give it encoded bytes in pieces of any size with ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; it appends each block's
 /// content to your buffer once the block's checksums have been verified. Call ``finish()`` at the end of input:
 /// it throws if the stream was truncated. Errors are terminal: after one, the decoder refuses further input.
 ///
-/// Memory is bounded by the window the header declares plus the block limits it implies; a header that asks for
-/// more than ``DecoderOptions/memoryLimit`` is refused before anything is decoded. Every length read from the
-/// stream is checked against those limits before memory is allocated for it.
+/// Memory is bounded by ``DecoderOptions/memoryLimit``: a header whose window and block limits need more
+/// (``memoryNeeded(for:)``) is refused before anything is decoded, every length read from the stream is checked
+/// against those limits before memory is allocated for it, and the window never holds more than its share.
+/// Output is bounded by ``DecoderOptions/maximumOutputSize``: a block that would go past it is refused before it
+/// is decompressed. With ``DecoderOptions/acceptsConcatenatedStreams`` a stream may follow another's trailer.
 public final class StreamDecoder {
+    /// The most distinct missing fingerprints a decoder tracks; one more ends decoding with `missingChunks`.
+    public static let maximumMissingChunks = 1 << 16
+
     /// The options this decoder was created with.
     public let options: DecoderOptions
-    /// The stream's header, once it has been read.
+    /// The header of the stream being decoded (of the latest one, with concatenated streams), once read.
     public private(set) var header: StreamHeader?
-    /// The counters so far.
+    /// The header of the first stream, once read.
+    public private(set) var firstHeader: StreamHeader?
+    /// How many streams have begun (more than one only with ``DecoderOptions/acceptsConcatenatedStreams``).
+    public private(set) var streamCount = 0
+    /// The counters so far, summed over every stream.
     public private(set) var statistics = StreamStatistics()
-    /// Whether the trailer has been read and verified.
+    /// Whether the trailer of the current stream has been read and verified.
     public private(set) var isComplete = false
 
     private let store: (any ChunkWriting)?
@@ -23,6 +32,11 @@ public final class StreamDecoder {
     private var pending: [UInt8] = []
     /// The stream offset of `pending[0]`.
     private var pendingOffset: UInt64 = 0
+    /// Where the current stream starts in the input.
+    private var streamStart: UInt64 = 0
+    /// The blocks and content bytes of the current stream, which its trailer must match.
+    private var streamBlocks: UInt64 = 0
+    private var streamContentBytes: UInt64 = 0
     private var fingerprintList: [UInt8] = []
     private let contentCheck: XXH3Stream
     private var failure: (any Error)?
@@ -36,14 +50,44 @@ public final class StreamDecoder {
     /// Creates a decoder.
     ///
     /// - Parameters:
-    ///   - options: the memory limit and, for keyed streams, the fingerprinter with the key.
+    ///   - options: the memory limit, the output bound, whether streams may be concatenated and, for keyed
+    ///     streams, the fingerprinter with the key.
     ///   - store: the store that fingerprint references resolve against and that new chunks are added to
     ///     (the receiving side learns what the sender's store holds), or `nil` for self-contained streams.
+    ///     Store references are accepted only in streams whose header has the `storeBacked` flag.
     /// - Throws: ``CodecError`` when a checksum state cannot be allocated.
-    public init(options: DecoderOptions = DecoderOptions(), store: (any ChunkWriting)? = nil) throws {
+    public init(options: DecoderOptions = .default, store: (any ChunkWriting)? = nil) throws {
         self.options = options
         self.store = store
         self.contentCheck = try XXH3Stream()
+    }
+
+    /// The memory a decoder holds at most for a stream with `header`: the window's chunks with their bookkeeping
+    /// (allowing one entry per half average chunk), two stored blocks (input buffering), one decoded body, one
+    /// block's output, the block's fingerprint list, the zstd history and context (always: any block may use
+    /// zstd), a store-prefixed block's prefix (store-backed streams) and the missing-chunk set.
+    ///
+    /// A stream is decoded only when this is at most ``DecoderOptions/memoryLimit``.
+    public static func memoryNeeded(for header: StreamHeader) -> Int {
+        windowNeed(header) + bufferNeed(header)
+    }
+
+    private static func windowNeed(_ header: StreamHeader) -> Int {
+        let entries = header.windowSize / max(1, header.averageChunkSize / 2) + 1
+        return header.windowSize + entries * DecoderWindow.entryOverhead
+    }
+
+    /// The zstd window the decoder allows: the header's long-distance window, else every level's own (2^24).
+    private static func zstdWindowLog(_ header: StreamHeader) -> Int {
+        max(ZstdDecompressor.windowLogMax, header.zstdWindowLog ?? 0)
+    }
+
+    private static func bufferNeed(_ header: StreamHeader) -> Int {
+        let stored = BlockFormat.blockHeaderSize + BlockFormat.maximumStoredLength(rawLength: header.maximumBodySize)
+        let zstd = (1 << zstdWindowLog(header)) + (1 << 20)
+        let prefix = header.flags.contains(.storeBacked) ? BlockFormat.prefixLimit : 0
+        return 2 * stored + header.maximumBodySize + header.maximumBlockOutput
+            + BlockFormat.maximumOperations * Fingerprint.byteCount + zstd + prefix + maximumMissingChunks * 48
     }
 
     /// Decodes the next piece of the stream, appending verified content to `output`.
@@ -70,16 +114,25 @@ public final class StreamDecoder {
                 pendingOffset &+= UInt64(consumed)
             }
         } catch {
-            failure = error
-            throw error
+            let located = locate(error)
+            failure = located
+            throw located
         }
+    }
+
+    /// With concatenated streams, names the stream in a format error (its offset is already in the whole input).
+    private func locate(_ error: any Error) -> any Error {
+        guard streamCount > 1, let error = error as? FormatError else { return error }
+        return FormatError(
+            error.code, at: error.offset,
+            "\(error.message) (in stream \(streamCount), which starts at offset \(streamStart))")
     }
 
     /// Decodes the next piece of the stream like ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, but refuses a
     /// block whose declared output would take `output` past `outputLimit` bytes, before decompressing it: a
     /// caller that knows how much content to expect (a tunnel frame's declared length) spends no more than that.
     ///
-    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; ``FormatError`` `limitExceeded` past the limit
+    /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``; ``FormatError`` `outputLimitExceeded` past the limit
     ///   (terminal, like every error).
     public func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8], outputLimit: Int) throws {
         self.outputLimit = outputLimit
@@ -97,8 +150,7 @@ public final class StreamDecoder {
     /// the stream is: a few hundred bytes of references can stand for megabytes of content.
     ///
     /// - Throws: as ``decode(_:into:)-(UnsafeRawBufferPointer,_)``, and whatever `deliver` throws. The
-    ///   content of the blocks verified before a failure is delivered first, so a caller that reads
-    ///   concatenated streams loses nothing when `trailingData` names where the next stream starts.
+    ///   content of the blocks verified before a failure is delivered first.
     public func decode(
         _ bytes: UnsafeRawBufferPointer, pieceSize: Int, deliver: ([UInt8]) throws -> Void
     ) throws {
@@ -122,28 +174,40 @@ public final class StreamDecoder {
         }
     }
 
+    /// Decodes like ``decode(_:into:)-(UnsafeRawBufferPointer,_)`` but stops once `output` holds `budget` bytes
+    /// (exceeded by at most one block), leaving later frames pending for the next call, even one with no input.
+    func decode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8], budget: Int) throws {
+        outputBudget = max(1, budget)
+        defer { outputBudget = .max }
+        try decode(bytes, into: &output)
+    }
+
     /// Declares the end of input.
     ///
     /// - Throws: ``FormatError`` with code `truncated` when the trailer has not been read, or `missingChunks`
     ///   when the store lacked referenced chunks.
     public func finish() throws {
         if let failure { throw failure }
-        if let first = missing.first {
-            let error = FormatError(
-                .missingChunks, at: pendingOffset,
-                "store \(store?.storeID.description ?? "-") lacks \(missing.count) chunk\(missing.count == 1 ? "" : "s") "
-                    + "referenced by this stream (first: \(first))"
-                    + (header.map { $0.storeID != store?.storeID ? "; the stream names store \($0.storeID)" : "" } ?? ""))
+        if missing.first != nil {
+            let error = missingChunksError()
             failure = error
             throw error
         }
         guard isComplete else {
             let end = pendingOffset &+ UInt64(pending.count)
             let place = header == nil ? "inside its header" : pending.isEmpty ? "before its trailer" : "inside a frame"
-            let error = FormatError(.truncated, at: end, "the stream ends at \(end) bytes, \(place)")
+            let error = locate(FormatError(.truncated, at: end, "the stream ends at \(end) bytes, \(place)"))
             failure = error
             throw error
         }
+    }
+
+    private func missingChunksError() -> FormatError {
+        FormatError(
+            .missingChunks, at: pendingOffset,
+            "store \(store?.storeID.description ?? "-") lacks \(missing.count) chunk\(missing.count == 1 ? "" : "s") "
+                + "referenced by this stream (first: \(missing.first.map { "\($0)" } ?? "-"))"
+                + (header.map { $0.storeID != store?.storeID ? "; the stream names store \($0.storeID)" : "" } ?? ""))
     }
 
     /// Decodes every complete frame at the start of `bytes` and returns how many bytes they took.
@@ -152,31 +216,48 @@ public final class StreamDecoder {
         while position < bytes.count {
             let offset = pendingOffset &+ UInt64(position)
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
+            if isComplete {
+                guard options.acceptsConcatenatedStreams else {
+                    throw FormatError(.trailingData, at: offset, "\(rest.count) bytes follow the trailer")
+                }
+                try beginNextStream(at: offset)
+            }
             guard let header else {
                 if rest.count < StreamHeader.size {
                     // Reject a foreign file as soon as its first bytes are in, not at the end of input.
                     let prefix = min(rest.count, 4)
                     if !rest[0..<prefix].elementsEqual(StreamHeader.magic[0..<prefix]) {
-                        throw FormatError(.notReplicaStream, at: 0, "the stream does not start with the magic bytes RPLC")
+                        throw FormatError(
+                            .notReplicaStream, at: offset, "the stream does not start with the magic bytes RPLC")
                     }
                     return position
                 }
-                try start(with: StreamHeader.decode(rest))
+                do {
+                    try start(with: StreamHeader.decode(rest))
+                } catch let error as FormatError {
+                    // Header offsets count from the stream's start.
+                    throw FormatError(error.code, at: streamStart &+ error.offset, error.message)
+                }
                 position += StreamHeader.size
                 continue
-            }
-            if isComplete {
-                throw FormatError(.trailingData, at: offset, "\(rest.count) bytes follow the trailer")
             }
             switch rest[0] {
             case BlockFormat.blockTag:
                 guard rest.count >= BlockFormat.blockHeaderSize else { return position }
                 let blockHeader = try BlockHeader.decode(
                     UnsafeRawBufferPointer(rebasing: rest[0..<BlockFormat.blockHeaderSize]), at: offset, limits: header)
+                let delivered = statistics.contentBytes
+                // `delivered` never exceeds the bound: every block is checked here before it is decoded.
+                guard UInt64(blockHeader.outputLength) <= UInt64(options.maximumOutputSize) - delivered else {
+                    throw FormatError(
+                        .outputLimitExceeded, at: offset,
+                        "a block of \(blockHeader.outputLength) bytes after \(delivered) bytes of output exceeds "
+                            + "the decoder's output bound of \(options.maximumOutputSize) bytes")
+                }
                 let frameSize = BlockFormat.blockHeaderSize + blockHeader.storedLength
                 guard output.count + blockHeader.outputLength <= outputLimit else {
                     throw FormatError(
-                        .limitExceeded, at: offset,
+                        .outputLimitExceeded, at: offset,
                         "a block declares \(blockHeader.outputLength) bytes of output, past the caller's limit of "
                             + "\(outputLimit) (\(output.count) already decoded)")
                 }
@@ -207,27 +288,37 @@ public final class StreamDecoder {
                     ? "the stream's fingerprints are keyed; give the decoder the encoder's key"
                     : "the decoder's fingerprint key is not the encoder's")
         }
-        if header.flags.contains(.storeBacked) {
-            guard let store else {
-                throw FormatError(
-                    .wrongStore, at: 40, "the stream references chunk store \(header.storeID); decode it with that store")
-            }
-            _ = store
+        if header.flags.contains(.storeBacked) && store == nil {
+            throw FormatError(
+                .wrongStore, at: 40, "the stream references chunk store \(header.storeID); decode it with that store")
         }
-        // The zstd stream keeps up to its window of history: the declared long-distance window, else at most
-        // 1 << ZstdDecompressor.windowLogMax (every level's own window).
-        let zstdWindowLog = max(ZstdDecompressor.windowLogMax, header.zstdWindowLog ?? 0)
-        let zstdHistory = header.codec == .zstd ? 1 << zstdWindowLog : 0
-        let needed = header.windowSize + 2 * header.maximumBodySize + header.maximumBlockOutput + zstdHistory
+        let zstdWindowLog = Self.zstdWindowLog(header)
+        let needed = Self.memoryNeeded(for: header)
         guard needed <= options.memoryLimit else {
             throw FormatError(
                 .limitExceeded, at: 32,
                 "the stream needs \(needed) bytes of memory (a \(header.windowSize)-byte window), "
                     + "above the decoder's limit of \(options.memoryLimit)")
         }
-        window = DecoderWindow(capacity: header.windowSize)
+        window = DecoderWindow(
+            capacity: header.windowSize, memoryBudget: options.memoryLimit - Self.bufferNeed(header))
         decompressor = BlockDecompressor(zstdWindowLog: zstdWindowLog)
         self.header = header
+        if firstHeader == nil { firstHeader = header }
+        streamCount = max(streamCount, 1)
+    }
+
+    /// Resets the per-stream state after a verified trailer, for the stream that starts at `offset`.
+    private func beginNextStream(at offset: UInt64) throws {
+        header = nil
+        isComplete = false
+        window = DecoderWindow(capacity: 0)
+        decompressor = BlockDecompressor()
+        contentCheck.reset()
+        streamStart = offset
+        streamCount += 1
+        streamBlocks = 0
+        streamContentBytes = 0
     }
 
     private func decodeBlock(
@@ -245,7 +336,7 @@ public final class StreamDecoder {
             guard let decoded = try decompressBody(blockHeader, stored, at: offset) else { return }
             body = decoded
         } catch let error as CodecError {
-            throw FormatError(.corrupt, at: offset + UInt64(BlockFormat.blockHeaderSize), "\(error)")
+            throw FormatError(.corrupt, at: offset + UInt64(BlockFormat.blockHeaderSize), "\(error)", cause: error)
         }
         let rollback = output.count
         do {
@@ -255,6 +346,7 @@ public final class StreamDecoder {
             throw error
         }
         statistics.blocks &+= 1
+        streamBlocks &+= 1
         if blockHeader.encoding == .raw && header.codec != .none { statistics.rawBlocks &+= 1 }
         if blockHeader.encoding == .zstdWithStorePrefix { statistics.prefixedBlocks &+= 1 }
     }
@@ -289,7 +381,7 @@ public final class StreamDecoder {
         for _ in 0..<count {
             let fingerprint = reader.readFingerprint() ?? Fingerprint(high: 0, low: 0)
             guard let store, let bytes = try store.get(fingerprint) else {
-                noteMissing(fingerprint)
+                try noteMissing(fingerprint)
                 complete = false
                 continue
             }
@@ -357,7 +449,8 @@ public final class StreamDecoder {
 
     /// Replays a block's operations into `output` and verifies the block check.
     ///
-    /// Literal chunks enter the window as slices of `body`, so they are never copied but into the output.
+    /// Literal chunks enter the window as copies, so `body` is freed with the block however few bytes of it
+    /// the window keeps.
     private func rebuild(
         _ body: [UInt8], _ blockHeader: BlockHeader, at offset: UInt64, header: StreamHeader,
         into output: inout [UInt8]
@@ -400,10 +493,17 @@ public final class StreamDecoder {
                 case .windowReference:
                     guard let chunk = window.chunk(at: value) else {
                         if missing.count > 0 { continue }
+                        guard window.droppedForMemory == 0 else {
+                            throw FormatError(
+                                .limitExceeded, at: offset,
+                                "block: reference \(value) chunks back, but the window holds \(window.count): "
+                                    + "\(window.droppedForMemory) older chunks were dropped to stay within the "
+                                    + "memory limit of \(options.memoryLimit) bytes (the stream's chunks are small)")
+                        }
                         throw corrupt("reference \(value) chunks back, but the window holds \(window.count)")
                     }
                     try appendOutput(
-                        chunk.fingerprint, chunk.bytes, toWindow: false, limit: blockHeader.outputLength,
+                        chunk.fingerprint, chunk.bytes[...], toWindow: false, limit: blockHeader.outputLength,
                         start: start, output: &output, offset: offset)
                     statistics.windowReferences &+= 1
                     statistics.windowReferenceBytes &+= UInt64(chunk.bytes.count)
@@ -411,9 +511,12 @@ public final class StreamDecoder {
                     guard value == 0, let fingerprint = reader.readFingerprint() else {
                         throw corrupt("malformed store reference")
                     }
+                    guard header.flags.contains(.storeBacked) else {
+                        throw corrupt("store reference in a self-contained stream (its header has no store flag)")
+                    }
                     guard let store else { throw corrupt("store reference in a stream without a store") }
                     guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
-                        noteMissing(fingerprint)
+                        try noteMissing(fingerprint)
                         continue
                     }
                     try appendOutput(
@@ -426,6 +529,9 @@ public final class StreamDecoder {
                         let first = reader.readFingerprint(), let check: UInt64 = reader.readLittleEndian()
                     else {
                         throw corrupt("malformed store run")
+                    }
+                    guard header.flags.contains(.storeBacked) else {
+                        throw corrupt("store run in a self-contained stream (its header has no store flag)")
                     }
                     guard let store else { throw corrupt("store run in a stream without a store") }
                     guard
@@ -468,6 +574,7 @@ public final class StreamDecoder {
         }
         fingerprintList.withUnsafeBytes { contentCheck.update($0) }
         statistics.contentBytes &+= UInt64(blockHeader.outputLength)
+        streamContentBytes &+= UInt64(blockHeader.outputLength)
     }
 
     /// The chunks of a store run: `first` and its successors in `store`'s order, checked against the run check.
@@ -499,7 +606,7 @@ public final class StreamDecoder {
             }
             guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty else {
                 if index == 0 {
-                    noteMissing(first, chunks: count)
+                    try noteMissing(first, chunks: count)
                     return nil
                 }
                 throw mismatch("chunk \(index + 1), \(fingerprint), is missing")
@@ -525,12 +632,18 @@ public final class StreamDecoder {
         }
         if missing.count == 0 { output += bytes }
         fingerprintList.appendCanonical(fingerprint)
-        if toWindow { window.append(fingerprint, bytes) }
+        if toWindow { window.append(fingerprint, Array(bytes)) }
     }
 
-    /// Counts a chunk the store lacks, or the `chunks` of a run whose first chunk it lacks, once per fingerprint.
-    private func noteMissing(_ fingerprint: Fingerprint, chunks: Int = 1) {
+    /// Counts a chunk the store lacks, or the `chunks` of a run whose first chunk it lacks, once per fingerprint;
+    /// past ``maximumMissingChunks`` distinct ones, decoding ends.
+    private func noteMissing(_ fingerprint: Fingerprint, chunks: Int = 1) throws {
         guard !missing.seen.contains(fingerprint) else { return }
+        guard missing.seen.count < Self.maximumMissingChunks else {
+            missing.count += UInt64(chunks)
+            statistics.missingChunks = missing.count
+            throw missingChunksError()
+        }
         missing.seen.insert(fingerprint)
         missing.count += UInt64(chunks)
         if missing.first == nil { missing.first = fingerprint }
@@ -539,14 +652,14 @@ public final class StreamDecoder {
 
     private func verify(_ trailer: StreamTrailer, at offset: UInt64) throws {
         guard missing.count == 0 else { return }
-        guard trailer.blockCount == statistics.blocks else {
+        guard trailer.blockCount == streamBlocks else {
             throw FormatError(
-                .corrupt, at: offset, "trailer counts \(trailer.blockCount) blocks, the stream held \(statistics.blocks)")
+                .corrupt, at: offset, "trailer counts \(trailer.blockCount) blocks, the stream held \(streamBlocks)")
         }
-        guard trailer.contentLength == statistics.contentBytes else {
+        guard trailer.contentLength == streamContentBytes else {
             throw FormatError(
                 .corrupt, at: offset,
-                "trailer declares \(trailer.contentLength) content bytes, the blocks held \(statistics.contentBytes)")
+                "trailer declares \(trailer.contentLength) content bytes, the blocks held \(streamContentBytes)")
         }
         guard trailer.contentChecksum == contentCheck.digest else {
             throw FormatError(

@@ -3,7 +3,7 @@ internal import CXXHash
 /// Encodes a byte stream into Replica's format: content-defined chunks, repeated chunks as references, new
 /// chunks batched into compressed, checksummed blocks.
 ///
-/// Push-style: give it input in pieces of any size with ``encode(_:into:)``; it appends encoded bytes to the
+/// Push-style: give it input in pieces of any size with ``encode(_:into:)-(UnsafeRawBufferPointer,_)``; it appends encoded bytes to the
 /// buffer you pass as soon as a block is complete. ``flush(into:)`` forces out what is pending (for interactive
 /// links), and ``finish(into:)`` writes the last block and the trailer. Memory is bounded by the block size,
 /// the maximum chunk size and the window's fingerprint index, never by the input's length.

@@ -37,7 +37,7 @@ public final class AdminServer: Sendable {
     /// - Throws: the bind error.
     public static func start(
         address: TunnelTarget, registry: PrometheusCollectorRegistry, group: any EventLoopGroup,
-        beforeScrape: @escaping @Sendable () -> Void = {},
+        beforeScrape: @escaping @Sendable () async -> Void = {},
         readiness: @escaping @Sendable () async -> Readiness
     ) async throws -> AdminServer {
         let routes = AdminRoutes(registry: registry, beforeScrape: beforeScrape, readiness: readiness)
@@ -62,7 +62,7 @@ public final class AdminServer: Sendable {
 /// What each path answers.
 struct AdminRoutes: Sendable {
     let registry: PrometheusCollectorRegistry
-    let beforeScrape: @Sendable () -> Void
+    let beforeScrape: @Sendable () async -> Void
     let readiness: @Sendable () async -> AdminServer.Readiness
 
     /// The status, content type and body for a request.
@@ -72,7 +72,7 @@ struct AdminRoutes: Sendable {
         }
         switch path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path {
         case "/metrics":
-            beforeScrape()
+            await beforeScrape()
             return (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToBuffer())
         case "/healthz":
             return (.ok, "text/plain", Array("ok\n".utf8))

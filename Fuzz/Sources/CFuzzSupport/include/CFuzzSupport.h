@@ -8,6 +8,9 @@
 /// XXH3-64 of `size` bytes, as Replica's format uses it (docs/FORMAT.md).
 uint64_t fuzz_xxh3_64(const void* bytes, size_t size);
 
+/// LZ4_compress_default: the compressed size, or 0 when it does not fit.
+int fuzz_lz4_compress(const void* source, int sourceSize, void* destination, int capacity);
+
 /// Starts counting heap bytes through AddressSanitizer's malloc hook; 0 when the build has no ASan.
 int fuzz_heap_install(void);
 /// Bytes allocated and not yet freed, as the sanitizer's allocator counts them.

@@ -1,0 +1,114 @@
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+import ReplicaCore
+import ReplicaTunnel
+import ServiceLifecycle
+import Synchronization
+
+/// Runs an endpoint as a swift-service-lifecycle `ServiceGroup` until SIGTERM or SIGINT, then shuts it down in
+/// order: the endpoint stops accepting and drains its flows (up to `--drain-timeout`), the admin listener closes,
+/// and the store is flushed and closed. A second signal exits at once. SIGHUP reloads the config file.
+enum TunnelRunner {
+    static func run(
+        store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
+        start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
+    ) throws {
+        if let cap = daemon.memoryCap { runtime.logger.info("memory cap", metadata: ["bytes": "\(cap)"]) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)  // links spread over the loops
+        let outcome = Mutex<(any Error)?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let endpoint = try await start(group)
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                    .init(service: StoreService(store: store, logger: runtime.logger))
+                ]
+                if let address = daemon.adminAddress {
+                    let admin = try await runtime.startAdmin(
+                        at: address, store: store, resolver: daemon.resolverAddress, group: group,
+                        readiness: endpoint.problems)
+                    services.append(.init(service: ShutdownService { await admin.shutdown() }))
+                }
+                if engine.statsInterval > 0 {
+                    let printer = StatisticsPrinter(
+                        endpoint: endpoint, interval: engine.statsInterval, runtime: runtime)
+                    services.append(.init(service: printer))
+                }
+                // Last in the list, first to stop.
+                services.append(
+                    .init(
+                        service: ShutdownService {
+                            runtime.logger.notice("stopping: draining open flows")
+                            await endpoint.shutdown()
+                        }))
+                var configuration = ServiceGroupConfiguration(services: services, logger: runtime.logger)
+                configuration.logging.keys = .init()
+                let serviceGroup = ServiceGroup(configuration: configuration)
+                SignalWatcher.onGracefulStop { _ in Task { await serviceGroup.triggerGracefulShutdown() } }
+                if daemon.config != nil {
+                    SignalWatcher.onReload { Task { await ConfigReload.run(endpoint: endpoint, runtime: runtime) } }
+                }
+                try await serviceGroup.run()
+            } catch {
+                outcome.withLock { $0 = error }
+            }
+            finished.signal()
+        }
+        finished.wait()
+        try? group.syncShutdownGracefully()
+        if let error = outcome.withLock({ $0 }) { throw error }
+    }
+}
+
+/// A service that does nothing until graceful shutdown, then runs `stop`.
+struct ShutdownService: Service {
+    let stop: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await stop()
+    }
+}
+
+/// Holds the store open for the group's life; at shutdown, after the endpoint has drained, flushes and closes it.
+struct StoreService: Service {
+    let store: any ChunkStore
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        guard let disk = store as? DiskChunkStore else { return }
+        do {
+            try disk.close()
+            logger.info("store flushed and closed")
+        } catch {
+            logger.error("store close failed", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+}
+
+/// Logs the counters of every link every `interval` seconds until shutdown.
+struct StatisticsPrinter: Service {
+    let endpoint: TunnelEndpoint
+    let interval: Double
+    let runtime: Daemon
+
+    func run() async throws {
+        let logger = runtime.tunnelLogger
+        let pause = Duration.nanoseconds(Int64(interval * 1e9))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            } catch {
+                return
+            }
+            if Task.isShuttingDownGracefully { return }
+            let all = endpoint.statistics()
+            if all.isEmpty { logger("stats: no link") }
+            for (index, statistics) in all.enumerated() { logger("stats peer \(index): \(statistics)") }
+        }
+    }
+}

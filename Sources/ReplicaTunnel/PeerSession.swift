@@ -467,25 +467,28 @@ final class PeerSession: ChannelDuplexHandler {
             let length = batch.readableBytes
             local.pendingBytes -= length
             machine.sent(length, on: id, at: now)
-            if local.incompressibleStreak >= Self.plainAfter, local.plainBatches < Self.probeEvery {
-                // The flow looks like TLS or media: carry it past the engine, probing again now and then.
-                local.plainBatches += 1
-                sendData(.plain(batch), length: length, on: local, statistics: nil)
-                pump(local)
-                return
-            }
+            // A flow that looks like TLS or media skips compression, probing again now and then; it is still
+            // chunked and fingerprinted (its chunker state carried across batches), so what repeats is referenced.
+            let uncompressed = local.incompressibleStreak >= Self.plainAfter && local.plainBatches < Self.probeEvery
             encoding = true
             local.encoding = true
-            run({ (try engine.encoder.encode(batch), engine.encoder.statistics) }) { session, result in
+            run({
+                (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
+            }) { session, result in
                 session.encoding = false
                 local.encoding = false
                 switch result {
                 case .success(let (data, statistics)):
-                    let gained = data.encoded.readableBytes < length - length / 32
-                    local.incompressibleStreak =
-                        data.references.isEmpty && !gained ? local.incompressibleStreak + 1 : 0
-                    local.plainBatches = 0
-                    session.sendData(data, length: length, on: local, statistics: statistics)
+                    if uncompressed {
+                        local.plainBatches += 1
+                    } else {
+                        let gained = data.encoded.readableBytes < length - length / 32
+                        local.incompressibleStreak =
+                            data.references.isEmpty && !gained ? local.incompressibleStreak + 1 : 0
+                        local.plainBatches = 0
+                    }
+                    session.sendData(
+                        data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
                     // Other streams waiting for the encoder go first; this one queues behind them.
                     if local.pendingBytes > 0 { session.starve(local) }
                     session.wakeStarved()
@@ -523,11 +526,14 @@ final class PeerSession: ChannelDuplexHandler {
         return merged
     }
 
-    private func sendData(_ data: TunnelData, length: Int, on local: TunnelStream, statistics encoder: StreamStatistics?) {
+    private func sendData(
+        _ data: TunnelData, length: Int, on local: TunnelStream, statistics encoder: StreamStatistics?,
+        uncompressed: Bool = false
+    ) {
         send(.data(stream: local.id, data))
         statistics.update {
             $0.applicationBytesSent += UInt64(length)
-            if data.isPlain { $0.plainBytesSent += UInt64(length) }
+            if data.isPlain || uncompressed { $0.plainBytesSent += UInt64(length) }
             if let encoder {
                 $0.chunks = encoder.chunks
                 $0.chunkHits = encoder.windowReferences + encoder.storeReferences
@@ -726,6 +732,7 @@ final class PeerSession: ChannelDuplexHandler {
         let removed = machine.remove(id)
         let local = locals.removeValue(forKey: id)
         guard removed != nil || local != nil else { return }
+        engine?.encoder.endFlow(id)
         statistics.update {
             $0.activeFlows = machine.streams.count
             if abort { $0.resetFlows += 1 }

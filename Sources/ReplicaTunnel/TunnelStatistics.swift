@@ -6,8 +6,8 @@ public struct TunnelStatistics: Hashable, Sendable, CustomStringConvertible {
     public var applicationBytesSent: UInt64 = 0
     /// Application bytes received from the peer and delivered to local connections.
     public var applicationBytesReceived: UInt64 = 0
-    /// Application bytes sent past the engine because their flow looked incompressible (part of
-    /// ``applicationBytesSent``).
+    /// Application bytes sent without a compression attempt because their flow looked incompressible (part of
+    /// ``applicationBytesSent``); they are still deduplicated.
     public var plainBytesSent: UInt64 = 0
     /// Bytes written to the peer link (frames of every kind).
     public var wireBytesSent: UInt64 = 0

@@ -7,10 +7,9 @@ import Synchronization
 /// crossed once, in any flow, crosses again as a reference.
 ///
 /// Each call to ``encode(_:flow:compress:)`` encodes one batch of one flow's bytes and flushes, so the result is a
-/// sequence of whole blocks that the peer's ``LinkDecoder`` can decode alone. Given a `flow`, each flow keeps its
-/// own chunker state across batches (the flush does not cut a chunk), so a flow's chunk boundaries are those of
-/// its bytes, whatever the read sizes and whatever other flows do in between; without one, a batch's last chunk
-/// is cut at its end (what `PeerSession` still does, see `docs/PROTOCOL.md`). The store references the batch makes are listed
+/// sequence of whole blocks that the peer's ``LinkDecoder`` can decode alone. Each flow keeps its own chunker
+/// state across batches (the flush does not cut a chunk), so a flow's chunk boundaries are those of its bytes,
+/// whatever the read sizes and whatever other flows do in between. The store references the batch makes are listed
 /// in the result; the bytes of each referenced chunk are retained (up to ``retentionLimit`` bytes, at least the
 /// link's in-flight budget) so a CHUNK_REQUEST for them can always be answered.
 ///

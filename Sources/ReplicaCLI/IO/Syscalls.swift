@@ -5,6 +5,11 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+// Foundation (through Yams) is in this module's graph, and CoreFoundation re-exports the C library's `stat` and
+// `timespec`: a release build (whole-module) resolves their members there, so it must be imported too.
+#if canImport(CoreFoundation)
+    import CoreFoundation
+#endif
 
 /// A failed operation on a named file, worded for an operator: `PATH: what went wrong`.
 struct FileError: Error, CustomStringConvertible {
@@ -38,8 +43,10 @@ struct FileStatus: Equatable {
     let inode: UInt64
     let size: UInt64
     let mode: UInt32
-    var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
-    var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    // The file-type bits, as POSIX defines them on Linux and Darwin alike (spelled out: with CoreFoundation in
+    // the graph, the C macros are ambiguous between two modules).
+    var isDirectory: Bool { mode & 0o170000 == 0o040000 }
+    var isRegularFile: Bool { mode & 0o170000 == 0o100000 }
     /// The permission bits.
     var permissions: UInt32 { mode & 0o7777 }
 

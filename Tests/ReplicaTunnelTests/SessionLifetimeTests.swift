@@ -74,14 +74,21 @@ import Testing
         for (bytes, fingerprint) in [a, b, c] { bytes.withUnsafeBytes { store.put($0, as: fingerprint) } }
         let recorder = ReferenceRecorder(store: store, retentionLimit: 3000)
         recorder.setPeer(knowing([a, b, c]))
+        recorder.beginBatch()
         #expect(recorder.contains(a.1))
         #expect(recorder.contains(b.1))
-        // A prefix read of a chunk already retained must not count its bytes again, nor queue it twice.
-        #expect(try recorder.get(a.1) == a.0)
+        #expect(recorder.endBatch(retaining: [a.1, b.1]) == [a.1, b.1])
         #expect(recorder.retainedBytes == 2000)
+        // A second batch references a again (and as a prefix chunk too): its bytes are not counted again.
+        recorder.beginBatch()
+        #expect(try recorder.get(a.1) == a.0)
+        #expect(recorder.endBatch(retaining: [a.1, a.1]) == [a.1])
+        #expect(recorder.retainedBytes == 2000)
+        recorder.beginBatch()
         #expect(recorder.contains(c.1))
+        #expect(recorder.endBatch(retaining: [c.1]) == [c.1])
         store.wipe()
-        // a was referenced last after b: b (the oldest) may go, a must stay answerable from retention alone.
+        // a was referenced again after b: b (the oldest) goes first, a stays answerable from retention alone.
         #expect(recorder.answer(a.1) == a.0)
         #expect(recorder.answer(c.1) == c.0)
     }
@@ -92,12 +99,49 @@ import Testing
         for (bytes, fingerprint) in [a, b] { bytes.withUnsafeBytes { store.put($0, as: fingerprint) } }
         let recorder = ReferenceRecorder(store: store, retentionLimit: 1 << 20)
         recorder.setPeer(knowing([a]))
-        #expect(recorder.contains(a.1))
-        #expect(recorder.contains(a.1))
+        for _ in 0..<2 {
+            recorder.beginBatch()
+            #expect(recorder.contains(a.1))
+            #expect(recorder.endBatch(retaining: [a.1]) == [a.1])
+        }
         #expect(recorder.answer(a.1) == a.0)
         #expect(recorder.answer(a.1) == a.0)
         #expect(recorder.answer(a.1) == nil)
         // b is in the store but was never referenced on this link: the store is no oracle.
         #expect(recorder.answer(b.1) == nil)
+    }
+
+    @Test func aLookupTheEncoderDidNotUseIsNeitherListedNorRetained() throws {
+        let store = WipeableStore()
+        let (a, b) = (chunk(6), chunk(7))
+        for (bytes, fingerprint) in [a, b] { bytes.withUnsafeBytes { store.put($0, as: fingerprint) } }
+        let recorder = ReferenceRecorder(store: store, retentionLimit: 1 << 20)
+        recorder.setPeer(knowing([a, b]))
+        recorder.beginBatch()
+        // A prefix candidate read but not used (the block compressed better without it) is no dependency.
+        #expect(try recorder.get(b.1) == b.0)
+        #expect(recorder.contains(a.1))
+        #expect(recorder.endBatch(retaining: [a.1]) == [a.1])
+        #expect(recorder.retainedBytes == 1000)
+        #expect(recorder.answer(b.1) == nil)
+    }
+
+    @Test func theEncoderReportsExactlyTheStoreChunksItsBlocksNeed() throws {
+        let store = WipeableStore()
+        let configuration = try EncoderConfiguration(windowSize: 0, storeRuns: false)
+        let content = Payload.random(256 << 10, seed: 8)
+        let first = try StreamEncoder(configuration: configuration, store: store)
+        var output: [UInt8] = []
+        try first.encode(content, into: &output)
+        try first.finish(into: &output)
+        #expect(first.takeStoreDependencies().isEmpty)
+        let second = try StreamEncoder(configuration: configuration, store: store)
+        output.removeAll()
+        try second.encode(content, into: &output)
+        try second.flush(into: &output)
+        let dependencies = second.takeStoreDependencies()
+        #expect(dependencies.count == Int(second.statistics.storeReferences))
+        #expect(dependencies.count > 0)
+        #expect(second.takeStoreDependencies().isEmpty)
     }
 }

@@ -51,6 +51,9 @@ public final class StreamEncoder {
     private var run = StoreRun()
     /// The last successor looked up (a disk store pays a read for each).
     private var successorCache: (of: Fingerprint, is: Fingerprint?)?
+    /// The stored chunks the written blocks depend on, in the order they were written: every store reference
+    /// (each chunk of a store run) and every chunk of a store prefix. See ``takeStoreDependencies()``.
+    private var storeDependencies: [Fingerprint] = []
 
     /// Creates an encoder.
     ///
@@ -144,6 +147,17 @@ public final class StreamEncoder {
         return previous
     }
 
+    /// Returns and forgets the stored chunks that the blocks written since the last call depend on: each store
+    /// reference (every chunk of a store run) and each chunk of a block's store prefix, in the order written.
+    ///
+    /// The decoder needs exactly these chunks from its store, so a caller that must be able to supply them
+    /// (a tunnel link answering chunk requests) learns them here rather than by watching the store's calls,
+    /// which also see lookups that end up unused.
+    public func takeStoreDependencies() -> [Fingerprint] {
+        defer { storeDependencies.removeAll(keepingCapacity: true) }
+        return storeDependencies
+    }
+
     /// Writes the last block and the trailer. The encoder is done afterwards.
     public func finish(into output: inout [UInt8]) throws {
         try flush(into: &output)
@@ -189,6 +203,7 @@ public final class StreamEncoder {
             }
             run.next = configuration.storeRuns ? storedSuccessor(of: fingerprint) : nil
             window.append(fingerprint, length: chunk.count)
+            storeDependencies.append(fingerprint)
             statistics.storeReferences &+= 1
             statistics.storeReferenceBytes &+= length
         } else {
@@ -288,6 +303,7 @@ public final class StreamEncoder {
             try prefix.withUnsafeBytes { try compressor.compress(body, prefix: $0) }
         }
         guard let compressed else { return nil }
+        storeDependencies += chosen
         // The prefix list as runs of chunks that follow one another in the store (format 2).
         var runs: [StoreRun] = []
         var previous: Fingerprint?

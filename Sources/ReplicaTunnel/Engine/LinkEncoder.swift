@@ -72,7 +72,8 @@ public final class LinkEncoder {
             return LinkChecksum.of(buffer)
         }
         return TunnelData(
-            decodedLength: UInt32(bytes.readableBytes), checksum: checksum, references: recorder.endBatch(),
+            decodedLength: UInt32(bytes.readableBytes), checksum: checksum,
+            references: recorder.endBatch(retaining: encoder.takeStoreDependencies()),
             encoded: ByteBuffer(bytes: scratch))
     }
 
@@ -126,8 +127,9 @@ enum LinkChecksum {
 }
 
 /// The store an encoder sees: it answers "do you hold this chunk?" yes only when the peer is known to hold it
-/// too (``PeerKnowledge``) and it can read the chunk's bytes now, keeps those bytes for a while, and records which chunks the current batch referenced (as store
-/// references or as a compression prefix).
+/// too (``PeerKnowledge``) and it can read the chunk's bytes now. The chunks the encoder actually wrote a
+/// dependency on (``StreamEncoder/takeStoreDependencies()``: store references and prefix chunks) are retained at
+/// the end of the batch, so a CHUNK_REQUEST for them can be answered; lookups the encoder did not use are not.
 ///
 /// Retention is first in, first out by the latest reference: a chunk referenced again moves to the back of the
 /// queue, and its bytes are counted once however often it is referenced.
@@ -141,7 +143,8 @@ final class ReferenceRecorder: ChunkWriting {
     }
 
     private struct State {
-        var batch: [Fingerprint] = []
+        /// The bytes read for this batch's lookups, until the batch ends.
+        var looked: [Fingerprint: [UInt8]] = [:]
         var retained: [Fingerprint: Retained] = [:]
         var order = CircularBuffer<(Fingerprint, UInt64)>()
         var retainedBytes = 0
@@ -169,9 +172,24 @@ final class ReferenceRecorder: ChunkWriting {
         state.withLock { $0.peer }?.contains(fingerprint) ?? false
     }
 
-    func beginBatch() { state.withLock { $0.batch.removeAll(keepingCapacity: true) } }
+    func beginBatch() { state.withLock { $0.looked.removeAll(keepingCapacity: true) } }
 
-    func endBatch() -> [Fingerprint] { state.withLock { $0.batch } }
+    /// Ends a batch: retains the chunks the encoder wrote a dependency on and returns them, each once, as the
+    /// DATA frame's reference list.
+    func endBatch(retaining dependencies: [Fingerprint]) -> [Fingerprint] {
+        var listed = Set<Fingerprint>(minimumCapacity: dependencies.count)
+        var references: [Fingerprint] = []
+        for fingerprint in dependencies where listed.insert(fingerprint).inserted {
+            let bytes = state.withLock { $0.looked[fingerprint] ?? $0.retained[fingerprint]?.bytes }
+            // Looked up in this batch, so normally at hand; a chunk whose bytes are gone cannot be supplied, and
+            // the peer's request for it is answered "not available" (its store held it when it was referenced).
+            guard let bytes else { continue }
+            retain(fingerprint, bytes)
+            references.append(fingerprint)
+        }
+        state.withLock { $0.looked.removeAll(keepingCapacity: true) }
+        return references
+    }
 
     func answer(_ fingerprint: Fingerprint) -> [UInt8]? {
         state.withLock { state in
@@ -182,28 +200,21 @@ final class ReferenceRecorder: ChunkWriting {
         }
     }
 
-    /// Called by the encoder for each chunk outside its window: a `true` becomes a store reference.
+    /// Called by the encoder for each chunk outside its window: a `true` may become a store reference.
     func contains(_ fingerprint: Fingerprint) -> Bool {
-        guard peerHolds(fingerprint) else { return false }
-        if state.withLock({ $0.retained[fingerprint] == nil }) {
-            guard let bytes = try? store.get(fingerprint), !bytes.isEmpty else { return false }
-            retain(fingerprint, bytes)
-        } else {
-            retain(fingerprint, nil)
-        }
-        return true
+        (try? get(fingerprint)) != nil
     }
 
-    /// Called by the encoder for the chunks it compresses new ones against (a store prefix): the receiver
-    /// needs them as much as referenced chunks, so they are recorded and retained the same way.
+    /// Called by the encoder for the chunks it may compress new ones against (a store prefix), and by
+    /// ``contains(_:)``: only chunks the peer holds, with their bytes kept until the batch ends.
     func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
         guard peerHolds(fingerprint) else { return nil }
-        if let bytes = state.withLock({ $0.retained[fingerprint]?.bytes }) {
-            retain(fingerprint, nil)
+        if let bytes = state.withLock({ $0.looked[fingerprint] ?? $0.retained[fingerprint]?.bytes }) {
+            state.withLock { $0.looked[fingerprint] = bytes }
             return bytes
         }
         guard let bytes = try store.get(fingerprint), !bytes.isEmpty else { return nil }
-        retain(fingerprint, bytes)
+        state.withLock { $0.looked[fingerprint] = bytes }
         return bytes
     }
 
@@ -215,23 +226,20 @@ final class ReferenceRecorder: ChunkWriting {
         state.withLock { $0.peer }?.insert(fingerprint)
     }
 
-    /// Records a reference in the batch and retains the chunk: new `bytes`, or (`nil`) the bytes already held,
-    /// which move to the back of the queue without being counted again.
-    private func retain(_ fingerprint: Fingerprint, _ bytes: [UInt8]?) {
+    /// Retains a referenced chunk and makes one more request for it answerable; a chunk already retained moves
+    /// to the back of the queue without being counted again.
+    private func retain(_ fingerprint: Fingerprint, _ bytes: [UInt8]) {
         let limit = retentionLimit
         state.withLock { state in
-            state.batch.append(fingerprint)
             state.generation &+= 1
             let generation = state.generation
             if var entry = state.retained[fingerprint] {
                 entry.generation = generation
                 entry.answerable += 1
                 state.retained[fingerprint] = entry
-            } else if let bytes {
+            } else {
                 state.retained[fingerprint] = Retained(bytes: bytes, generation: generation, answerable: 1)
                 state.retainedBytes += bytes.count
-            } else {
-                return
             }
             state.order.append((fingerprint, generation))
             while state.retainedBytes > limit, let (oldest, generation) = state.order.popFirst() {

@@ -10,7 +10,7 @@
    of 100 busy flows.
 Everything runs on 127.0.0.1, bounded in size and time; every process it starts is stopped at the end.
 """
-import os, shutil, socket, sys, tempfile, threading, time
+import os, shutil, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
@@ -65,11 +65,11 @@ def start_tunnel(mode="tls"):
     """Starts a fresh tunnel pair (empty stores) and returns (client, server)."""
     targets = f"127.0.0.1:{SINK},127.0.0.1:{ECHO}"
     server = start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}", "--allow", targets,
-                    "--permit", f"*={targets}", "--quiet"] + security(mode, "server") + EXTRA)
+                    "--permit", f"*={targets}", "--quiet", "--admin", "off"] + security(mode, "server") + EXTRA)
     wait_port(TUNNEL)
     client = start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}",
                     "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}", "--quiet"]
-                   + ["--link-wait", "10"] + security(mode, "client") + EXTRA)
+                   + ["--link-wait", "10", "--admin", "off"] + security(mode, "client") + EXTRA)
     wait_port(LOCAL_SINK)
     time.sleep(0.5)
     return client, server

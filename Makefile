@@ -62,16 +62,13 @@ bench-gate-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
 		--path Thresholds --no-progress
 
-# ReplicaCore's DocC catalogue, built with the toolchain's docc and no package plugin (so the library's users
-# resolve no extra dependency); fails on any documentation warning. Output: .build/docs/ReplicaCore.doccarchive
+# ReplicaCore's DocC catalogue through swift-docc-plugin (`swift package generate-documentation`); fails on any
+# documentation warning. The plugin is a dependency of this package only: no target uses it, so SwiftPM does not
+# even fetch it for a package that depends on ReplicaCore (docs/EMBEDDING.md). Output:
+# .build/plugins/Swift-DocC/outputs/ReplicaCore.doccarchive
 .PHONY: docs
 docs: deps
-	$(SWIFT) build --scratch-path .build/docs --target ReplicaCore \
-		-Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build/docs/all-graphs
-	rm -rf .build/docs/graphs && mkdir -p .build/docs/graphs && cp .build/docs/all-graphs/ReplicaCore*.symbols.json .build/docs/graphs/
-	docc convert Sources/ReplicaCore/ReplicaCore.docc --additional-symbol-graph-dir .build/docs/graphs \
-		--fallback-display-name ReplicaCore --fallback-bundle-identifier org.replica.ReplicaCore \
-		--output-path .build/docs/ReplicaCore.doccarchive --warnings-as-errors
+	$(SWIFT) package generate-documentation --target ReplicaCore --warnings-as-errors
 
 # The C ABI (docs/C-API.md): libreplica-c.so, the replica.pc that points at it, and the C test and example.
 C_CONFIG ?= debug

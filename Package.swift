@@ -43,6 +43,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
+        // `swift package generate-documentation` (make docs). A plugin only: nothing of it is linked into a
+        // product, but a partner's resolve fetches it and swift-docc-symbolkit (docs/EMBEDDING.md).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(

@@ -125,3 +125,25 @@ public func replicaStreamInSize() -> UInt { UInt(EncoderContext.pieceSize) }
 /// `replica_stream_out_size`: a default block of literals and its header, rounded up.
 @_cdecl("replica_stream_out_size")
 public func replicaStreamOutSize() -> UInt { UInt(EncoderConfiguration.defaultBlockSize + (4 << 10)) }
+
+/// The error that ends a stream context: the encoder's or decoder's state is unknown after it, so once recorded,
+/// every later call returns it.
+struct FinalFailure {
+    private var failure: CFailure?
+
+    /// Throws the recorded error, if any.
+    func check() throws(CFailure) {
+        if let failure { throw failure }
+    }
+
+    /// Runs `body`, and records and rethrows its error (classified) as final.
+    mutating func recording<Result>(_ body: () throws -> Result) throws(CFailure) -> Result {
+        do {
+            return try body()
+        } catch {
+            let failure = CFailure(classifying: error)
+            self.failure = failure
+            throw failure
+        }
+    }
+}

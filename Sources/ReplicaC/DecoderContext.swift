@@ -19,8 +19,8 @@ final class DecoderContext: ContextBox {
     /// The decoder may hold complete frames not yet decoded.
     private var backlog = false
     private var inputEnded = false
-    /// A decode error: final, every later call returns it.
-    private var failure: CFailure?
+    /// A decode error, returned by every later call.
+    private var failure = FinalFailure()
 
     /// Thrown by the delivery closure to stop the decoder after one piece; the rest stays pending inside it.
     private struct Pause: Error {}
@@ -61,15 +61,9 @@ final class DecoderContext: ContextBox {
         if let input, input.remaining > 0, inputEnded {
             throw CFailure(.stageWrong, "input pushed after replica_decompress_end")
         }
-        if let failure { throw failure }
+        try failure.check()
         let decoder = try started()
-        do {
-            return try drive(decoder, output, input)
-        } catch {
-            let failure = CFailure(classifying: error)
-            self.failure = failure
-            throw failure
-        }
+        return try failure.recording { try drive(decoder, output, input) }
     }
 
     private func drive(_ decoder: StreamDecoder, _ output: CBufferView, _ input: CBufferView?) throws -> UInt {
@@ -96,13 +90,7 @@ final class DecoderContext: ContextBox {
         let hint = try push(output, nil)
         // The loop stops with content held, or with no backlog and no input: then the input is all decoded.
         guard held.count == 0 else { return hint }
-        do {
-            try decoder?.finish()
-        } catch {
-            let failure = CFailure(classifying: error)
-            self.failure = failure
-            throw failure
-        }
+        try failure.recording { try decoder?.finish() }
         return 0
     }
 }

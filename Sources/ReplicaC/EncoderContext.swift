@@ -21,8 +21,8 @@ final class EncoderContext: ContextBox {
     private var held = HeldBytes()
     /// Input was pushed since the last flush.
     private var needsFlush = false
-    /// An encoder error: the encoder's state is unknown afterwards, so every later call returns it.
-    private var failure: CFailure?
+    /// An encoder error, returned by every later call.
+    private var failure = FinalFailure()
 
     init(store: (any ChunkWriting)?) {
         self.store = store
@@ -58,7 +58,7 @@ final class EncoderContext: ContextBox {
 
     /// The encoder, made from the parameters on first use.
     private func started() throws -> StreamEncoder {
-        if let failure { throw failure }
+        try failure.check()
         if let encoder { return encoder }
         let chunker = try averageChunkSize.map { size throws(ConfigurationError) in
             try ChunkerConfiguration(averageSize: size)
@@ -74,17 +74,11 @@ final class EncoderContext: ContextBox {
     /// Runs an encoder call, making its error final.
     private func encoding(_ body: (StreamEncoder) throws -> Void) throws {
         let encoder = try started()
-        do {
-            try body(encoder)
-        } catch {
-            let failure = CFailure(classifying: error)
-            self.failure = failure
-            throw failure
-        }
+        try failure.recording { try body(encoder) }
     }
 
     func push(_ output: CBufferView, _ input: CBufferView) throws -> UInt {
-        if let failure { throw failure }
+        try failure.check()
         guard stage != .ended || input.remaining == 0 else {
             throw CFailure(.stageWrong, "input pushed after replica_end_stream")
         }
@@ -101,7 +95,7 @@ final class EncoderContext: ContextBox {
     }
 
     func flush(_ output: CBufferView) throws -> UInt {
-        if let failure { throw failure }
+        try failure.check()
         if stage != .ended && needsFlush {
             try encoding { encoder in try encoder.flush(into: &held.bytes) }
             needsFlush = false
@@ -111,7 +105,7 @@ final class EncoderContext: ContextBox {
     }
 
     func end(_ output: CBufferView) throws -> UInt {
-        if let failure { throw failure }
+        try failure.check()
         if stage != .ended {
             try encoding { encoder in try encoder.finish(into: &held.bytes) }
             stage = .ended

@@ -1,25 +1,83 @@
 /// A configuration value that Replica refuses, found before any work starts.
 ///
 /// Thrown by the checked initialisers of ``ChunkerConfiguration``, ``CodecConfiguration``,
-/// ``EncoderConfiguration``, ``DecoderOptions`` and ``DiskChunkStore/Options``. The ``message`` names the setting
-/// and the allowed range.
+/// ``EncoderConfiguration``, ``DecoderOptions``, ``Fingerprinter``, ``DiskChunkStore/Options`` and
+/// ``DiskChunkStore/Durability``. Each check has its own ``code``; the ``message`` names the value and the
+/// allowed range.
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The kind of problem, stable across releases so callers can match on it.
+    /// Which check failed: one code per check, stable across releases so callers can match on it.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable {
-            case outOfRange = "out of range"
-            case unsupported = "unsupported"
-            case inconsistent = "inconsistent"
+        private enum Value: String, Hashable, Sendable, CaseIterable {
+            case averageSizeOutOfRange = "average size out of range"
+            case minimumSizeTooSmall = "minimum size too small"
+            case minimumAboveAverage = "minimum above average"
+            case maximumBelowAverage = "maximum below average"
+            case maximumSizeTooLarge = "maximum size too large"
+            case normalizationOutOfRange = "normalization out of range"
+            case normalizationTooStrong = "normalization too strong"
+            case levelOutOfRange = "level out of range"
+            case longWindowLogOutOfRange = "long window log out of range"
+            case windowSizeOutOfRange = "window size out of range"
+            case blockSizeOutOfRange = "block size out of range"
+            case memoryLimitTooSmall = "memory limit too small"
+            case negativeOutputBound = "negative output bound"
+            case keyTooShort = "key too short"
+            case capacityTooSmall = "capacity too small"
+            case segmentSizeOutOfRange = "segment size out of range"
+            case segmentSizeAboveCapacity = "segment size above capacity"
+            case unsupportedStoreCodec = "unsupported store codec"
+            case snapshotIntervalTooSmall = "snapshot interval too small"
+            case negativeSyncBytes = "negative sync bytes"
+            case negativeSyncInterval = "negative sync interval"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
-        /// A number outside the accepted range.
-        public static let outOfRange = Code(.outOfRange)
-        /// A choice this setting does not offer (for example a zstd-compressed store).
-        public static let unsupported = Code(.unsupported)
-        /// A value that contradicts another setting (for example a minimum above the average).
-        public static let inconsistent = Code(.inconsistent)
+        /// ``ChunkerConfiguration``: the average chunk size is outside 64 B...4 MiB.
+        public static let averageSizeOutOfRange = Code(.averageSizeOutOfRange)
+        /// ``ChunkerConfiguration``: the minimum chunk size is below the smallest allowed.
+        public static let minimumSizeTooSmall = Code(.minimumSizeTooSmall)
+        /// ``ChunkerConfiguration``: the minimum chunk size is larger than the average.
+        public static let minimumAboveAverage = Code(.minimumAboveAverage)
+        /// ``ChunkerConfiguration``: the maximum chunk size is smaller than the average.
+        public static let maximumBelowAverage = Code(.maximumBelowAverage)
+        /// ``ChunkerConfiguration``: the maximum chunk size is above the largest allowed.
+        public static let maximumSizeTooLarge = Code(.maximumSizeTooLarge)
+        /// ``ChunkerConfiguration``: the normalisation level is outside 0...3.
+        public static let normalizationOutOfRange = Code(.normalizationOutOfRange)
+        /// ``ChunkerConfiguration``: the normalisation level needs a larger average size.
+        public static let normalizationTooStrong = Code(.normalizationTooStrong)
+        /// ``CodecConfiguration``: the codec has no such compression level.
+        public static let levelOutOfRange = Code(.levelOutOfRange)
+        /// ``CodecConfiguration``: the zstd long-distance window log is out of range.
+        public static let longWindowLogOutOfRange = Code(.longWindowLogOutOfRange)
+        /// ``EncoderConfiguration``: the reference window is outside 0 B...1 TiB.
+        public static let windowSizeOutOfRange = Code(.windowSizeOutOfRange)
+        /// ``EncoderConfiguration``: the block size is outside 4 KiB...4 MiB.
+        public static let blockSizeOutOfRange = Code(.blockSizeOutOfRange)
+        /// ``DecoderOptions``: the decoder's memory limit is below 1 MiB.
+        public static let memoryLimitTooSmall = Code(.memoryLimitTooSmall)
+        /// ``DecoderOptions``: the output bound is negative.
+        public static let negativeOutputBound = Code(.negativeOutputBound)
+        /// ``Fingerprinter``: the fingerprint key is shorter than 16 bytes.
+        public static let keyTooShort = Code(.keyTooShort)
+        /// ``DiskChunkStore/Options``: the capacity is below 1 MiB.
+        public static let capacityTooSmall = Code(.capacityTooSmall)
+        /// ``DiskChunkStore/Options``: the segment size is outside 64 KiB...128 MiB.
+        public static let segmentSizeOutOfRange = Code(.segmentSizeOutOfRange)
+        /// ``DiskChunkStore/Options``: the segment size is above a quarter of the capacity.
+        public static let segmentSizeAboveCapacity = Code(.segmentSizeAboveCapacity)
+        /// ``DiskChunkStore/Options``: the store keeps chunks raw or as lz4, not zstd.
+        public static let unsupportedStoreCodec = Code(.unsupportedStoreCodec)
+        /// ``DiskChunkStore/Options``: the snapshot interval is below 1 MiB.
+        public static let snapshotIntervalTooSmall = Code(.snapshotIntervalTooSmall)
+        /// ``DiskChunkStore/Durability``: the byte count between syncs is negative.
+        public static let negativeSyncBytes = Code(.negativeSyncBytes)
+        /// ``DiskChunkStore/Durability``: the time between syncs is negative.
+        public static let negativeSyncInterval = Code(.negativeSyncInterval)
+
+        /// Every code, one per check (for tests and for callers that map codes to their own).
+        public static var allCodes: [Code] { Value.allCases.map(Code.init) }
 
         /// The code in words.
         public var description: String { value.rawValue }
@@ -35,7 +93,7 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
     public var cause: (any Error & Sendable)? { nil }
 
     /// Creates an error for `setting`.
-    public init(_ code: Code = .outOfRange, setting: String, message: String) {
+    public init(_ code: Code, setting: String, message: String) {
         self.code = code
         self.setting = setting
         self.message = message

@@ -271,6 +271,17 @@ static void test_bad_input(void) {
     CHECK_CODE(replica_decompress_stream(dctx, &out, &in), replica_error_truncated);
     replica_free_dctx(dctx);
 
+    /* A decode error is final: every later call returns it, even with a good stream behind it. */
+    dctx = replica_create_dctx();
+    in = (replica_in_buffer){"not a stream at all", 19, 0};
+    out = (replica_out_buffer){scratch, size * 2, 0};
+    CHECK_CODE(replica_decompress_stream(dctx, &out, &in), replica_error_not_replica_stream);
+    in = (replica_in_buffer){stream, stream_size, 0};
+    CHECK_CODE(replica_decompress_stream(dctx, &out, &in), replica_error_not_replica_stream);
+    CHECK(out.pos == 0, "nothing delivered after the error: %zu", out.pos);
+    CHECK_CODE(replica_decompress_end(dctx, &out), replica_error_not_replica_stream);
+    replica_free_dctx(dctx);
+
     free(longer);
     free(copy);
     free(scratch);

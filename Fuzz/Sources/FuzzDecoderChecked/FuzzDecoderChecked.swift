@@ -18,11 +18,13 @@ let verbose = getenv("REPLICA_FUZZ_VERBOSE") != nil
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let input = Harness.bytes(start, count)
-    // A store only for store-backed headers (flag bit 0 of byte 5): filling it is most of a short run's cost.
+    // A store only for store-backed headers (flag bit 0 of byte 5): filling it is about a quarter of the
+    // harness's CPU time (perf, docs/FUZZING.md). One per input, shared by the fixer's rounds (a later round may
+    // also find what an earlier one stored); most inputs take one round, so this saved no measurable time.
     let storeBacked = input.count > 5 && input[5] & 1 != 0
+    let store = storeBacked ? Corpus.referenceStore() : nil
     let error = CheckFixer.decode(input) {
-        try StreamDecoder(
-            options: DecoderOptions(memoryLimit: 64 << 20), store: storeBacked ? Corpus.referenceStore() : nil)
+        try StreamDecoder(options: DecoderOptions(memoryLimit: 64 << 20), store: store)
     }
     if verbose { print("\(count) bytes: \(error.map { "\($0)" } ?? "decoded")") }
     return 0

@@ -1,5 +1,5 @@
 import CFuzzSupport
-public import ReplicaCore
+import ReplicaCore
 
 extension Corpus {
     /// A hand-made stream that every check accepts, built to test the decoder's memory limit (issue 12).

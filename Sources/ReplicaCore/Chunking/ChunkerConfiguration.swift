@@ -55,34 +55,41 @@ public struct ChunkerConfiguration: Hashable, Sendable {
     ) throws(ConfigurationError) {
         guard Self.averageSizeRange.contains(averageSize) else {
             throw ConfigurationError(
-                setting: "averageSize",
-                message: "\(averageSize) is outside \(Self.averageSizeRange.lowerBound)...\(Self.averageSizeRange.upperBound)")
+                .averageSizeOutOfRange, setting: "averageSize",
+                message:
+                    "\(averageSize) is outside \(Self.averageSizeRange.lowerBound)...\(Self.averageSizeRange.upperBound)"
+            )
         }
         guard minimumSize >= Self.smallestMinimumSize else {
             throw ConfigurationError(
-                setting: "minimumSize", message: "\(minimumSize) is below \(Self.smallestMinimumSize)")
+                .minimumSizeTooSmall, setting: "minimumSize",
+                message: "\(minimumSize) is below \(Self.smallestMinimumSize)")
         }
         guard minimumSize <= averageSize else {
             throw ConfigurationError(
-                setting: "minimumSize", message: "\(minimumSize) is larger than the average size \(averageSize)")
+                .minimumAboveAverage, setting: "minimumSize",
+                message: "\(minimumSize) is larger than the average size \(averageSize)")
         }
         guard averageSize <= maximumSize else {
             throw ConfigurationError(
-                setting: "maximumSize", message: "\(maximumSize) is smaller than the average size \(averageSize)")
+                .maximumBelowAverage, setting: "maximumSize",
+                message: "\(maximumSize) is smaller than the average size \(averageSize)")
         }
         guard maximumSize <= Self.largestMaximumSize else {
             throw ConfigurationError(
-                setting: "maximumSize", message: "\(maximumSize) is above \(Self.largestMaximumSize)")
+                .maximumSizeTooLarge, setting: "maximumSize",
+                message: "\(maximumSize) is above \(Self.largestMaximumSize)")
         }
         guard (0...3).contains(normalization) else {
-            throw ConfigurationError(setting: "normalization", message: "\(normalization) is outside 0...3")
+            throw ConfigurationError(
+                .normalizationOutOfRange, setting: "normalization", message: "\(normalization) is outside 0...3")
         }
         let bits = Self.maskBits(averageSize)
         guard GearTable.usableMaskBits.contains(bits - normalization),
             GearTable.usableMaskBits.contains(bits + normalization)
         else {
             throw ConfigurationError(
-                setting: "normalization",
+                .normalizationTooStrong, setting: "normalization",
                 message: "level \(normalization) needs an average size of at least \(32 << normalization) bytes")
         }
         self.init(

@@ -71,20 +71,21 @@ public struct CodecConfiguration: Hashable, Sendable, CustomStringConvertible {
         case .lz4:
             resolved = level ?? 1
             guard (1...12).contains(resolved) else {
-                throw ConfigurationError(setting: "level", message: "lz4 levels are 1...12, got \(resolved)")
+                throw ConfigurationError(
+                    .levelOutOfRange, setting: "level", message: "lz4 levels are 1...12, got \(resolved)")
             }
         case .zstd:
             resolved = level ?? 3
             let range = ZstdCompressor.levelRange
             guard range.contains(resolved) else {
                 throw ConfigurationError(
-                    setting: "level",
+                    .levelOutOfRange, setting: "level",
                     message: "zstd levels are \(range.lowerBound)...\(range.upperBound), got \(resolved)")
             }
         }
         if kind == .zstd, let longWindowLog, !Self.longWindowLogRange.contains(longWindowLog) {
             throw ConfigurationError(
-                setting: "longWindowLog",
+                .longWindowLogOutOfRange, setting: "longWindowLog",
                 message: "zstd long-distance window logs are \(Self.longWindowLogRange), got \(longWindowLog)")
         }
         self.kind = kind

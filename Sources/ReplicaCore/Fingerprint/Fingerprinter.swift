@@ -31,7 +31,8 @@ public struct Fingerprinter: Sendable {
     /// - Throws: ``ConfigurationError`` when the key is shorter than 16 bytes.
     public init(key: [UInt8]) throws(ConfigurationError) {
         guard key.count >= 16 else {
-            throw ConfigurationError(setting: "fingerprintKey", message: "a key needs at least 16 bytes, got \(key.count)")
+            throw ConfigurationError(
+                .keyTooShort, setting: "fingerprintKey", message: "a key needs at least 16 bytes, got \(key.count)")
         }
         var secret: [UInt8] = []
         secret.reserveCapacity(192)

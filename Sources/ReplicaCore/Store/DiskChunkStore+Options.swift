@@ -12,18 +12,39 @@ extension DiskChunkStore {
         /// reason). Checked on writes: an idle store does not sync until its next write, `flush()` or `close()`.
         public let syncAfterMilliseconds: Int?
 
-        /// Creates a policy.
-        public init(syncAfterBytes: Int?, syncAfterMilliseconds: Int?) {
-            self.syncAfterBytes = syncAfterBytes.map { max(0, $0) }
-            self.syncAfterMilliseconds = syncAfterMilliseconds.map { max(0, $0) }
+        /// Creates a checked policy.
+        ///
+        /// - Parameters:
+        ///   - syncAfterBytes: bytes written between syncs, 0 or more (0: after every write); `nil`: never for
+        ///     this reason.
+        ///   - syncAfterMilliseconds: milliseconds between syncs, 0 or more; `nil`: never for this reason.
+        /// - Throws: ``ConfigurationError`` with code `negativeSyncBytes` or `negativeSyncInterval` for a negative
+        ///   value (a typo such as `-1` for "never" is refused, not read as "after every write").
+        public init(syncAfterBytes: Int?, syncAfterMilliseconds: Int?) throws(ConfigurationError) {
+            if let syncAfterBytes, syncAfterBytes < 0 {
+                throw ConfigurationError(
+                    .negativeSyncBytes, setting: "syncAfterBytes",
+                    message: "\(syncAfterBytes) is negative; use nil for never")
+            }
+            if let syncAfterMilliseconds, syncAfterMilliseconds < 0 {
+                throw ConfigurationError(
+                    .negativeSyncInterval, setting: "syncAfterMilliseconds",
+                    message: "\(syncAfterMilliseconds) is negative; use nil for never")
+            }
+            self.init(checkedBytes: syncAfterBytes, checkedMilliseconds: syncAfterMilliseconds)
+        }
+
+        private init(checkedBytes: Int?, checkedMilliseconds: Int?) {
+            syncAfterBytes = checkedBytes
+            syncAfterMilliseconds = checkedMilliseconds
         }
 
         /// Sync after every write: slowest, loses nothing acknowledged even on power loss.
-        public static let everyWrite = Durability(syncAfterBytes: 0, syncAfterMilliseconds: nil)
+        public static let everyWrite = Durability(checkedBytes: 0, checkedMilliseconds: nil)
         /// The default: sync every 8 MiB or every second of writing, whichever comes first.
-        public static let `default` = Durability(syncAfterBytes: 8 << 20, syncAfterMilliseconds: 1000)
+        public static let `default` = Durability(checkedBytes: 8 << 20, checkedMilliseconds: 1000)
         /// Sync only on `flush()`, snapshots and `close()`.
-        public static let onClose = Durability(syncAfterBytes: nil, syncAfterMilliseconds: nil)
+        public static let onClose = Durability(checkedBytes: nil, checkedMilliseconds: nil)
     }
 
     /// How a store is opened or created.
@@ -86,24 +107,29 @@ extension DiskChunkStore {
         ) throws(ConfigurationError) {
             if let capacity, capacity < Self.minimumCapacity {
                 throw ConfigurationError(
-                    setting: "capacity", message: "\(capacity) bytes is below the minimum of 1 MiB")
+                    .capacityTooSmall, setting: "capacity", message: "\(capacity) bytes is below the minimum of 1 MiB")
             }
             if let segmentSize {
                 guard Self.segmentSizeRange.contains(segmentSize) else {
                     throw ConfigurationError(
-                        setting: "segmentSize", message: "\(segmentSize) is outside 64 KiB...128 MiB")
+                        .segmentSizeOutOfRange, setting: "segmentSize",
+                        message: "\(segmentSize) is outside 64 KiB...128 MiB")
                 }
                 if let capacity, segmentSize > capacity / 4 {
                     throw ConfigurationError(
-                        setting: "segmentSize", message: "\(segmentSize) is above a quarter of the capacity \(capacity)"
+                        .segmentSizeAboveCapacity, setting: "segmentSize",
+                        message: "\(segmentSize) is above a quarter of the capacity \(capacity)"
                     )
                 }
             }
             guard compression != .zstd else {
-                throw ConfigurationError(.unsupported, setting: "compression", message: "the store keeps chunks raw or as lz4")
+                throw ConfigurationError(
+                    .unsupportedStoreCodec, setting: "compression", message: "the store keeps chunks raw or as lz4")
             }
             guard snapshotInterval >= 1 << 20 else {
-                throw ConfigurationError(setting: "snapshotInterval", message: "\(snapshotInterval) is below 1 MiB")
+                throw ConfigurationError(
+                    .snapshotIntervalTooSmall, setting: "snapshotInterval",
+                    message: "\(snapshotInterval) is below 1 MiB")
             }
             self.capacity = capacity
             self.segmentSize = segmentSize

@@ -36,10 +36,12 @@ public struct EncoderConfiguration: Sendable {
         storeRuns: Bool = true
     ) throws(ConfigurationError) {
         guard Self.windowSizeRange.contains(windowSize) else {
-            throw ConfigurationError(setting: "windowSize", message: "\(windowSize) is outside 0 B...1 TiB")
+            throw ConfigurationError(
+                .windowSizeOutOfRange, setting: "windowSize", message: "\(windowSize) is outside 0 B...1 TiB")
         }
         guard Self.blockSizeRange.contains(blockSize) else {
-            throw ConfigurationError(setting: "blockSize", message: "\(blockSize) is outside 4 KiB...4 MiB")
+            throw ConfigurationError(
+                .blockSizeOutOfRange, setting: "blockSize", message: "\(blockSize) is outside 4 KiB...4 MiB")
         }
         self.chunker = chunker
         self.codec = codec
@@ -93,10 +95,12 @@ public struct DecoderOptions: Sendable {
         acceptsConcatenatedStreams: Bool = false, fingerprinter: Fingerprinter = Fingerprinter()
     ) throws(ConfigurationError) {
         guard memoryLimit >= Self.smallestMemoryLimit else {
-            throw ConfigurationError(setting: "memoryLimit", message: "\(memoryLimit) is below 1 MiB")
+            throw ConfigurationError(
+                .memoryLimitTooSmall, setting: "memoryLimit", message: "\(memoryLimit) is below 1 MiB")
         }
         guard maximumOutputSize >= 0 else {
-            throw ConfigurationError(setting: "maximumOutputSize", message: "\(maximumOutputSize) is negative")
+            throw ConfigurationError(
+                .negativeOutputBound, setting: "maximumOutputSize", message: "\(maximumOutputSize) is negative")
         }
         self.init(
             checkedMemoryLimit: memoryLimit, maximumOutputSize: maximumOutputSize,

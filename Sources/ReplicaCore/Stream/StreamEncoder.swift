@@ -4,7 +4,7 @@ internal import CXXHash
 /// chunks batched into compressed, checksummed blocks.
 ///
 /// Push-style: give it input in pieces of any size with ``encode(_:into:)-(UnsafeRawBufferPointer,_)``; it appends encoded bytes to the
-/// buffer you pass as soon as a block is complete. ``flush(into:)`` forces out what is pending (for interactive
+/// buffer you pass as soon as a block is complete. ``flush(into:cutChunk:)`` forces out what is pending (for interactive
 /// links), and ``finish(into:)`` writes the last block and the trailer. Memory is bounded by the block size,
 /// the maximum chunk size and the window's fingerprint index, never by the input's length.
 ///
@@ -120,11 +120,13 @@ public final class StreamEncoder {
 
     /// Writes a block holding all input so far, so the decoder can deliver it.
     ///
-    /// - Parameter cutChunk: `true` (the default) cuts the pending bytes into chunks as the end of input would,
-    ///   and the chunker starts afresh: the chunks after the flush depend on where it happened. `false` keeps
-    ///   the chunker's state (``Chunker/flushPending(_:)``): the bytes of the undecided chunk travel now as a
-    ///   piece, and later chunks are cut where the content says, whatever the flush sizes. Interactive links
-    ///   that flush often (the tunnel) use `false`.
+    /// - Parameters:
+    ///   - output: the buffer the block is appended to.
+    ///   - cutChunk: `true` (the default) cuts the pending bytes into chunks as the end of input would, and the
+    ///     chunker starts afresh: the chunks after the flush depend on where it happened. `false` keeps the
+    ///     chunker's state (``Chunker/flushPending(_:)``): the bytes of the undecided chunk travel now as a
+    ///     piece, and later chunks are cut where the content says, whatever the flush sizes. Interactive links
+    ///     that flush often (the tunnel) use `false`.
     public func flush(into output: inout [UInt8], cutChunk: Bool = true) throws {
         precondition(!finished, "flush(into:) after finish(into:)")
         writeHeaderIfNeeded(&output)

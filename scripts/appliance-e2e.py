@@ -10,13 +10,15 @@ per-peer permissions), their link passing through a counting TCP relay:
      with FILE:LINE: KEY: REASON;
   2. traffic through a forward comes back intact; /readyz answers 200 once the link is up;
   3. the link byte counters of /metrics agree at both ends, and the relay saw them plus only the TLS overhead;
+     the frame, flush and fsync histograms are filled; a client of another CA is counted by reason;
   4. SIGHUP with a new forward in the file opens it while a flow keeps running; an invalid file is refused and
-     the process goes on;
+     the process goes on; SIGHUP with a lower link limit refuses the next connection (counted as admission)
+     and keeps the link up now;
   5. SIGTERM lets an open flow finish and the process exits 0.
 The server and client run as nobody (setpriv) when the test runs as root.
 Everything listens on 127.0.0.1 ports 27400-27499 (E2E_PORT_BASE moves them), every loop is bounded, and every process is stopped at the end.
 """
-import os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import os, signal, socket, ssl, subprocess, sys, tempfile, threading, time, urllib.request
 
 REPLICA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/replica")
 BASE = int(os.environ.get("E2E_PORT_BASE", "27400"))  # another range when several checkouts test at once
@@ -215,6 +217,28 @@ def main():
     status = subprocess.run([REPLICA, "tunnel", "status", "--once", f"127.0.0.1:{ADMIN_C}"], capture_output=True,
                             text=True)
     check(status.returncode == 0 and "link bytes sent" in status.stdout, "replica tunnel status prints the table")
+    check(metric(c, "replica_frame_seconds_count", stage="encode") > 0
+          and metric(s, "replica_frame_seconds_count", stage="decode") > 0
+          and metric(c, "replica_flush_seconds_count") > 0,
+          "frame (encode, decode) and flush latency histograms are filled")
+    check(wait_for(lambda: metric(http(ADMIN_S, "/metrics")[1], "replica_store_fsync_seconds_count") > 0, timeout=10),
+          "the store's fsync time histogram is filled")
+
+    # Handshake failures by reason: a client whose certificate comes from another CA is refused and counted.
+    rogue = os.path.join(work, "rogue")
+    subprocess.run([REPLICA, "tunnel", "keygen", rogue, "rogue"], capture_output=True, check=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.load_cert_chain(f"{rogue}/rogue.pem", f"{rogue}/rogue.key")
+    try:
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", SERVER), timeout=10)) as rogue_link:
+            rogue_link.recv(1)  # TLS 1.3: the server judges the client's certificate after the client's Finished
+    except (ssl.SSLError, OSError):
+        pass
+    failures_by = lambda reason: metric(http(ADMIN_S, "/metrics")[1], "replica_handshake_failures_total",
+                                        reason=reason)
+    check(wait_for(lambda: failures_by("untrusted_certificate") == 1) and failures_by("tls_error") == 0,
+          "a client of another CA is counted as reason=untrusted_certificate (and not as tls_error)")
 
     # SIGHUP mid-flow: a slow flow keeps going while a new forward opens.
     slow = socket.create_connection(("127.0.0.1", FORWARD), timeout=20)
@@ -236,6 +260,25 @@ def main():
     check(refused and client.poll() is None,
           "an invalid file on SIGHUP is refused and the client keeps running")
     check(round_trip(FORWARD2, b"still") == b"still", "the last good config stays in force")
+
+    # SIGHUP reloads limits too: one link per address from now on. The link up now (through the relay, from
+    # 127.0.0.1) stays, and the next connection from the same address is refused and counted.
+    with open(server_yaml, "a") as f:
+        f.write("max-links-per-address: 1\n")
+    server.send_signal(signal.SIGHUP)
+    check(wait_for(lambda: "1 per address" in open(logs["server"].name).read(), timeout=20),
+          "SIGHUP reloads the server's limits")
+    admitted_before = failures_by("admission")
+    with socket.create_connection(("127.0.0.1", SERVER), timeout=10) as extra:
+        extra.settimeout(10)
+        try:
+            closed = extra.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+    check(closed and wait_for(lambda: failures_by("admission") == admitted_before + 1),
+          "a second connection from the same address is refused under the new limit, reason=admission")
+    check(http(ADMIN_C, "/readyz")[0] == 200 and round_trip(FORWARD2, b"kept") == b"kept",
+          "the link up before the new limit keeps carrying flows")
 
     # SIGTERM drain: an open flow finishes, then exit 0.
     draining = socket.create_connection(("127.0.0.1", FORWARD), timeout=20)

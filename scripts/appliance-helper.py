@@ -4,7 +4,9 @@
   appliance-helper.py serve PORT              echo server until killed
   appliance-helper.py traffic PORT            4 MiB round trip, twice (the second deduplicated)
   appliance-helper.py metrics CLIENT SERVER   client link bytes sent == server link bytes received (quiet link)
-  appliance-helper.py busy PORT N             N concurrent flows, each echoing 1 MiB of fresh data
+  appliance-helper.py busy PORT N [MIB]       N concurrent flows, each echoing MIB (default 4) MiB of fresh data
+  appliance-helper.py plaintext PORT          a plaintext peer: the TLS listener must close the connection
+  appliance-helper.py ready PORT [SECONDS]    polls /readyz every 20 ms; prints the seconds until it answers 200
 """
 import os, socket, sys, threading, time, urllib.request
 
@@ -68,18 +70,45 @@ def main():
         sys.exit(1)
     elif mode == "busy":
         port, count = int(sys.argv[2]), int(sys.argv[3])
+        mib = int(sys.argv[4]) if len(sys.argv) > 4 else 4
         results = []
         def flow():
-            results.append(round_trip(port, os.urandom(1 << 20), timeout=300))
+            results.append(round_trip(port, os.urandom(mib << 20), timeout=600))
         threads = [threading.Thread(target=flow) for _ in range(count)]
         begin = time.time()
         for t in threads:
             t.start()
         for t in threads:
-            t.join(400)
+            t.join(700)
         good = sum(results)
-        print(f"     {good}/{count} flows of 1 MiB echoed intact in {time.time() - begin:.1f} s")
+        print(f"     {good}/{count} flows of {mib} MiB echoed intact in {time.time() - begin:.1f} s")
         sys.exit(0 if good == count else 1)
+    elif mode == "plaintext":
+        # A v1-era peer speaking the tunnel protocol in the clear: TLS answers with an alert at most, then closes.
+        with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=30) as s:
+            s.sendall(b"\x00\x00\x00\x10RPLC hello in the clear")
+            got = b""
+            try:
+                while data := s.recv(4096):
+                    got += data
+            except ConnectionResetError:
+                pass
+        print(f"     a plaintext peer got {len(got)} bytes back, then the connection closed")
+        sys.exit(0 if len(got) < 1024 else 1)
+    elif mode == "ready":
+        port = int(sys.argv[2])
+        limit = float(sys.argv[3]) if len(sys.argv) > 3 else 120
+        begin = time.monotonic()
+        while time.monotonic() - begin < limit:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        print(f"{time.monotonic() - begin:.3f}")
+                        sys.exit(0)
+            except OSError:
+                pass
+            time.sleep(0.02)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -91,38 +91,62 @@ struct TunnelEngineOptions: ParsableArguments {
         guard statsInterval >= 0 else { throw ValidationError("--stats-interval must not be negative") }
     }
 
-    /// The engine settings, with the link budget, stream windows and stream count cut to fit `memoryCap`.
+    /// What the options ask for, before a memory cap cuts it.
+    var requestedBudgets: MemoryCap.Budgets {
+        var budgets = MemoryCap.uncapped
+        budgets.linkBudget = linkBudget << 20
+        budgets.streamWindow = streamWindow << 10
+        budgets.memoryStoreCapacity = memoryStore << 20
+        return budgets
+    }
+
+    /// The memory budgets: the requested ones cut to fit `memoryCap` (``MemoryCap/budgets(cap:requested:)``).
+    func budgets(memoryCap: Int?) -> MemoryCap.Budgets {
+        memoryCap.map { MemoryCap.budgets(cap: $0, requested: requestedBudgets) } ?? requestedBudgets
+    }
+
+    /// The engine settings, with windows, budgets, stream count and queues cut to fit `memoryCap`.
     func configuration(memoryCap: Int? = nil) throws -> TunnelConfiguration {
-        var linkBudget = self.linkBudget << 20
-        var streamWindow = self.streamWindow << 10
-        var maximumStreams = 4096
-        if let memoryCap {
-            let budgets = MemoryCap.budgets(
-                cap: memoryCap, linkBudget: linkBudget, streamWindow: streamWindow, maximumStreams: maximumStreams)
-            linkBudget = budgets.linkBudget
-            streamWindow = budgets.streamWindow
-            maximumStreams = budgets.maximumStreams
-        }
+        let budgets = budgets(memoryCap: memoryCap)
         let kind = CodecKind(name: codec) ?? .zstd
+        // zstd's long window stays within the reference window: the largest power of two not above it.
+        let windowLog = min(TunnelConfiguration.defaultLongWindowLog, Int.bitWidth - 1 - budgets.windowSize.leadingZeroBitCount)
         let encoder = try EncoderConfiguration(
-            codec: CodecConfiguration(
-                kind, level: kind == .zstd ? (level ?? 1) : level,
-                longWindowLog: TunnelConfiguration.defaultLongWindowLog),
-            windowSize: 32 << 20,
+            codec: CodecConfiguration(kind, level: kind == .zstd ? (level ?? 1) : level, longWindowLog: windowLog),
+            windowSize: budgets.windowSize,
             blockSize: 64 << 10,
             fingerprinter: key.fingerprinter())
         return try TunnelConfiguration(
-            encoder: encoder, streamWindow: streamWindow,
-            maximumStreamWindow: max(streamWindow, min(16 << 20, linkBudget / 4)),
-            linkBudget: linkBudget, maximumStreams: maximumStreams,
+            encoder: encoder, streamWindow: budgets.streamWindow,
+            maximumStreamWindow: max(budgets.streamWindow, min(16 << 20, budgets.linkBudget / 4)),
+            linkBudget: budgets.linkBudget, maximumStreams: budgets.maximumStreams,
             keepaliveInterval: .nanoseconds(Int64(keepalive * 1e9)),
             keepaliveTimeout: .nanoseconds(Int64(peerTimeout * 1e9)), linkWait: .nanoseconds(Int64(linkWait * 1e9)),
-            drainTimeout: .nanoseconds(Int64(drainTimeout * 1e9)))
+            drainTimeout: .nanoseconds(Int64(drainTimeout * 1e9)),
+            limits: TunnelLimits(
+                maximumQueuedControlBytes: budgets.controlQueueBytes, maximumMissQueueBytes: budgets.missQueueBytes,
+                decoderMemoryLimit: budgets.decoderMemoryLimit, knownChunksPerPeer: budgets.knownChunksPerPeer))
     }
 
-    func openStore() throws -> any ChunkStore {
-        guard let store else { return MemoryChunkStore(capacity: memoryStore << 20) }
-        return try DiskChunkStore(directory: store, options: DiskChunkStore.Options(capacity: storeCapacity?.value))
+    /// Opens the store: the memory store within the cap's index share; a disk store created without
+    /// `--store-capacity` gets a capacity whose index fits that share. An existing store keeps its capacity,
+    /// and a warning says when its index may outgrow the share.
+    func openStore(memoryCap: Int? = nil, logger: TunnelLogger = { _ in }) throws -> any ChunkStore {
+        let budgets = budgets(memoryCap: memoryCap)
+        guard let store else { return MemoryChunkStore(capacity: budgets.memoryStoreCapacity) }
+        let creating = !DiskChunkStore.exists(at: store)
+        let capacity = storeCapacity?.value ?? (creating && memoryCap != nil ? budgets.diskStoreCapacity : nil)
+        let disk = try DiskChunkStore(directory: store, options: DiskChunkStore.Options(capacity: capacity))
+        disk.syncObserver = { TunnelMetrics.shared.storeSynced($0) }
+        let held = disk.statistics.capacity
+        if let memoryCap, held > budgets.diskStoreCapacity {
+            let index = held / MemoryCap.averageChunkSize * MemoryCap.indexBytesPerChunk
+            logger(
+                "warning: the store's capacity \(held >> 20) MiB may need \(index >> 20) MiB of index RAM, above a "
+                    + "quarter of the memory cap (\(memoryCap >> 20) MiB); a store of at most "
+                    + "\(budgets.diskStoreCapacity >> 20) MiB fits")
+        }
+        return disk
     }
 
 }
@@ -223,6 +247,13 @@ struct TunnelServerCommand: ParsableCommand {
         commandName: "server",
         abstract: "Accept links from tunnel clients and connect their flows to permitted targets.")
 
+    /// The reloadable engine settings in a few words, for the reload's log line.
+    static func describe(_ configuration: TunnelConfiguration) -> String {
+        "link budget \(configuration.linkBudget >> 10) KiB, stream window \(configuration.streamWindow >> 10) KiB, "
+            + "\(configuration.maximumStreams) streams, keepalive \(configuration.keepaliveInterval.nanoseconds / 1_000_000) ms, "
+            + "peer timeout \(configuration.keepaliveTimeout.nanoseconds / 1_000_000) ms"
+    }
+
     /// `HOST:PORT` of a socket address, for log lines.
     static func format(_ address: SocketAddress) -> String {
         let host = address.ipAddress ?? "?"
@@ -274,8 +305,8 @@ struct TunnelServerCommand: ParsableCommand {
         var resolved = try engine.configuration(memoryCap: daemon.memoryCap)
         resolved.resolver = daemon.resolverAddress
         let configuration = resolved
-        let store = try engine.openStore()
         let logger = runtime.tunnelLogger
+        let store = try engine.openStore(memoryCap: daemon.memoryCap, logger: logger)
         let security = try self.security.security(logger: logger)
         if allowList.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
         if permissions.grants.isEmpty { logger("no peer has permissions: every flow will be refused (see --permit)") }
@@ -283,17 +314,26 @@ struct TunnelServerCommand: ParsableCommand {
             let server = try await TunnelServer.start(
                 listen: listen, allowList: allowList, permissions: permissions, configuration: configuration, security: security,
                 admission: limits, store: store,
-                group: group, logger: logger)
+                group: group, logger: runtime.logger)
             logger("listening on \(server.localAddress.map(Self.format) ?? listen.description)")
             return TunnelEndpoint(
                 statistics: { server.statistics() }, problems: { [] },
                 reload: { command in
                     guard let new = command as? TunnelServerCommand else { return "not a server config: ignored" }
+                    // Everything is checked before anything is applied, so a bad value changes nothing.
                     let allowList = try TunnelAllowList(parsing: new.allow)
                     let permissions = try TunnelPermissions(parsing: new.permit)
+                    let limits = try TunnelAdmissionLimits(
+                        maximumLinks: new.maxLinks, maximumLinksPerAddress: new.maxLinksPerAddress)
+                    var configuration = try new.engine.configuration(memoryCap: new.daemon.memoryCap)
+                    configuration.resolver = server.configuration.resolver  // the resolver needs a restart
                     try server.updatePolicy(TunnelAccessPolicy(allowList: allowList, permissions: permissions))
+                    server.updateAdmissionLimits(limits)
+                    server.updateConfiguration(configuration)
                     return "allow-list \(allowList.entries.count) entries, permissions for \(permissions.grants.count) "
-                        + "names (for links that come up from now on)"
+                        + "names, \(Self.describe(configuration)) (for links that come up from now on); at most "
+                        + "\(limits.maximumLinks) links, \(limits.maximumLinksPerAddress) per address (from the next "
+                        + "connection)"
                 },
                 shutdown: { await server.shutdown() })
         }
@@ -340,8 +380,8 @@ struct TunnelClientCommand: ParsableCommand {
         let forwards = try forward.map { try TunnelForward(parsing: $0) }
         let runtime = Daemon(options: daemon, quiet: engine.quiet, label: "replica.tunnel.client")
         let configuration = try engine.configuration(memoryCap: daemon.memoryCap)
-        let store = try engine.openStore()
         let logger = runtime.tunnelLogger
+        let store = try engine.openStore(memoryCap: daemon.memoryCap, logger: logger)
         let security = try self.security.security(expectedPeerName: serverName, logger: logger)
         if !security.isPlaintext, serverName == nil {
             logger("note: any certificate the CA trusts is accepted as the server (see --server-name)")
@@ -349,20 +389,23 @@ struct TunnelClientCommand: ParsableCommand {
         try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let client = try await TunnelClient.start(
                 peer: peer, forwards: forwards, configuration: configuration, security: security, store: store,
-                group: group, logger: logger)
+                group: group, logger: runtime.logger)
             for (forward, address) in zip(forwards, client.listenAddresses) {
                 let local = address.map(TunnelServerCommand.format) ?? "\(forward.bindHost):\(forward.localPort)"
                 logger("forwarding \(local) -> \(forward.target) via \(peer)")
             }
             return TunnelEndpoint(
                 statistics: { client.statistics().map { [$0] } ?? [] },
-                problems: { await client.isConnected ? [] : ["the link to \(peer) is down"] },
+                problems: { client.isLinkUp ? [] : ["the link to \(peer) is down"] },
                 reload: { command in
                     guard let new = command as? TunnelClientCommand else { return "not a client config: ignored" }
-                    let (added, removed) = try await client.updateForwards(
-                        new.forward.map { try TunnelForward(parsing: $0) })
+                    let forwards = try new.forward.map { try TunnelForward(parsing: $0) }
+                    let configuration = try new.engine.configuration(memoryCap: new.daemon.memoryCap)
+                    let (added, removed) = try await client.updateForwards(forwards)
+                    await client.updateConfiguration(configuration)
                     return "forwards: \(added.count) added, \(removed.count) removed"
                         + added.map { " +(\($0))" }.joined() + removed.map { " -(\($0))" }.joined()
+                        + "; \(TunnelServerCommand.describe(configuration)) (from the next link)"
                 },
                 shutdown: { await client.shutdown() })
         }
@@ -372,8 +415,9 @@ struct TunnelClientCommand: ParsableCommand {
 /// What the runner needs from a started server or client.
 struct TunnelEndpoint: Sendable {
     let statistics: @Sendable () -> [TunnelStatistics]
-    /// Why the endpoint is not ready (the store is open once it exists); empty when it is.
-    let problems: @Sendable () async -> [String]
+    /// Why the endpoint is not ready (the store is open once it exists); empty when it is. The admin listener
+    /// asks on its event loop: it reads state, never waits.
+    let problems: @Sendable () -> [String]
     /// Applies what a reloaded config changes, returning a summary for the log.
     let reload: @Sendable (any ParsableCommand) async throws -> String
     let shutdown: @Sendable () async -> Void

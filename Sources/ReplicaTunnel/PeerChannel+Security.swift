@@ -21,20 +21,27 @@ extension PeerChannel {
             try authenticated(nil)
         case .mutualTLS(let material):
             let verifier = material.verifier
+            let guardian = TunnelHandshakeHandler(
+                timeout: security.handshakeTimeout, expectedPeerName: material.expectedPeerName,
+                peerAddress: peerAddress, log: log
+            ) { _, identity in try authenticated(identity) }
+            // The verdict runs on this channel's loop; a rejection tells the guardian why the handshake fails.
+            let verify: NIOSSLCustomVerificationCallback = { chain, promise in
+                promise.futureResult.assumeIsolated().whenSuccess { verdict in
+                    if verdict == .failed { guardian.rejectedPeerChain = true }
+                }
+                verifier.verify(chain, promise)
+            }
             let tls: NIOSSLHandler
             if case .server = end {
-                tls = NIOSSLServerHandler(context: material.serverContext, customVerificationCallback: verifier.verify)
+                tls = NIOSSLServerHandler(context: material.serverContext, customVerificationCallback: verify)
             } else {
                 tls = try NIOSSLClientHandler(
-                    context: material.clientContext, serverHostname: nil, customVerificationCallback: verifier.verify)
+                    context: material.clientContext, serverHostname: nil, customVerificationCallback: verify)
             }
             let operations = channel.pipeline.syncOperations
             try operations.addHandler(tls)
-            try operations.addHandler(
-                TunnelHandshakeHandler(
-                    timeout: security.handshakeTimeout, expectedPeerName: material.expectedPeerName,
-                    peerAddress: peerAddress, log: log
-                ) { _, identity in try authenticated(identity) })
+            try operations.addHandler(guardian)
         }
     }
 }

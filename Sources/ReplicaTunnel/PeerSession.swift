@@ -5,8 +5,9 @@ import NIOCore
 import NIOPosix
 import ReplicaCore
 
-/// A callback for operator-facing log lines (connection closed and why, refused targets, ...).
-public typealias TunnelLogger = @Sendable (String) -> Void
+/// A callback for operator-facing log lines (connection closed and why, refused targets, ...): the internal
+/// shape of the `Logger` the public API takes.
+package typealias TunnelLogger = @Sendable (String) -> Void
 
 /// The NIO side of one peer link: it feeds each frame to the link's ``PeerStateMachine`` and does what the
 /// result says (deliver, reset a stream, close the link), and it owns the I/O: the local sockets of the streams,
@@ -57,6 +58,10 @@ final class PeerSession: ChannelDuplexHandler {
     /// Plain batches between two probes through the engine.
     static let probeEvery = 32
     private var needsFlush = false
+    /// The promise of the last frame written since the last flush, while no flush is being timed.
+    private var flushProbe: EventLoopPromise<Void>?
+    /// A flush is being timed (one at a time, so timing costs a promise per frame only between timed flushes).
+    private var timingFlush = false
 
     /// Called once when the handshake completes.
     var onReady: ((PeerSession) -> Void)?
@@ -259,6 +264,7 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func misbehaved(_ violation: PeerViolation) {
         let error = violation.error
+        if let failure = violation.handshakeFailure { TunnelMetrics.shared.handshakeFailed(failure) }
         fail(TunnelError(error.code, "\(peerName) \(error.message)"))
     }
 
@@ -472,6 +478,7 @@ final class PeerSession: ChannelDuplexHandler {
             let uncompressed = local.incompressibleStreak >= Self.plainAfter && local.plainBatches < Self.probeEvery
             encoding = true
             local.encoding = true
+            let started = NIODeadline.now()
             run({
                 (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
             }) { session, result in
@@ -489,6 +496,7 @@ final class PeerSession: ChannelDuplexHandler {
                     }
                     session.sendData(
                         data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
+                    TunnelMetrics.shared.frameDone(encode: true, since: started)
                     // Other streams waiting for the encoder go first; this one queues behind them.
                     if local.pendingBytes > 0 { session.starve(local) }
                     session.wakeStarved()
@@ -608,6 +616,7 @@ final class PeerSession: ChannelDuplexHandler {
         decoding = true
         let supplied = supplies
         supplies.removeAll()
+        let started = NIODeadline.now()
         run({ () -> DecodeOutcome in
             for (fingerprint, bytes) in supplied where !engine.decoder.supply(fingerprint, bytes) {
                 return .mismatched(fingerprint)
@@ -624,6 +633,7 @@ final class PeerSession: ChannelDuplexHandler {
             switch outcome {
             case .success(.decoded(let bytes)):
                 session.deliver(bytes, declared: Int(data.decodedLength), on: id, result)
+                TunnelMetrics.shared.frameDone(encode: false, since: started)
                 session.replayHeld()
             case .success(.missing(let missing)):
                 session.statistics.update { $0.chunkMisses += UInt64(missing.count) }
@@ -801,13 +811,26 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func send(_ frame: TunnelFrame) {
         guard machine.phase != .closed, let context else { return }
-        context.write(wrapOutboundOut(frame), promise: nil)
+        let promise = timingFlush ? nil : context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(frame), promise: promise)
+        if let promise { flushProbe = promise }
         needsFlush = true
     }
 
+    /// Flushes what `send` wrote; when no flush is being timed, times this one until the socket has taken the
+    /// last frame written before it (`replica_flush_seconds`).
     private func flushIfNeeded() {
         guard needsFlush, let context else { return }
         needsFlush = false
+        if let probe = flushProbe {
+            flushProbe = nil
+            timingFlush = true
+            let started = NIODeadline.now()
+            probe.futureResult.assumeIsolated().whenComplete { result in
+                if case .success = result { TunnelMetrics.shared.flushDone(since: started) }
+                self.timingFlush = false
+            }
+        }
         context.flush()
     }
 }

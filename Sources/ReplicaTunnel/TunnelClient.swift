@@ -1,3 +1,4 @@
+public import Logging
 public import NIOCore
 import NIOPosix
 public import ReplicaCore
@@ -47,6 +48,7 @@ public struct TunnelForward: Hashable, Sendable, CustomStringConvertible {
 /// cut short.
 public final class TunnelClient: Sendable {
     private let core: NIOLoopBound<ClientCore>
+    private let link: LinkFlag
     /// The forwards and their listeners, in the order given (reloads append new ones).
     private let listeners: Mutex<[(forward: TunnelForward, channel: any Channel)]>
     private let registry: SessionRegistry
@@ -59,9 +61,10 @@ public final class TunnelClient: Sendable {
 
     private init(
         core: NIOLoopBound<ClientCore>, listeners: [(forward: TunnelForward, channel: any Channel)],
-        registry: SessionRegistry
+        registry: SessionRegistry, link: LinkFlag
     ) {
         self.core = core
+        self.link = link
         self.listeners = Mutex(listeners)
         self.registry = registry
     }
@@ -75,19 +78,22 @@ public final class TunnelClient: Sendable {
     ///   - security: mutual TLS (the link gets a session only after its handshake) or explicit plaintext.
     ///   - store: the chunk store.
     ///   - group: the event loop group; the client runs on one of its loops.
-    ///   - logger: receives a line per notable event.
+    ///   - logger: where notable events are logged (link up and down, reconnects, refusals), at `info`.
+    ///     Default: nothing is logged.
     /// - Throws: a bind error.
     public static func start(
         peer: TunnelTarget, forwards: [TunnelForward], configuration: TunnelConfiguration, security: TunnelSecurity,
-        store: any ChunkStore, group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
+        store: any ChunkStore, group: any EventLoopGroup, logger: Logger = TunnelLog.silent
     ) async throws -> TunnelClient {
+        let logger = TunnelLog.sink(logger)
         let loop = group.next()
         let registry = SessionRegistry()
+        let link = LinkFlag()
         let core = try await loop.submit {
             NIOLoopBound(
                 ClientCore(
                     peer: peer, configuration: configuration, security: security, store: store, loop: loop,
-                    registry: registry, logger: logger), eventLoop: loop)
+                    registry: registry, link: link, logger: logger), eventLoop: loop)
         }.get()
         var listeners: [(forward: TunnelForward, channel: any Channel)] = []
         do {
@@ -97,7 +103,7 @@ public final class TunnelClient: Sendable {
             throw error
         }
         try await loop.submit { core.value.connect() }.get()
-        return TunnelClient(core: core, listeners: listeners, registry: registry)
+        return TunnelClient(core: core, listeners: listeners, registry: registry, link: link)
     }
 
     private static func listen(_ forward: TunnelForward, core: NIOLoopBound<ClientCore>) async throws -> any Channel {
@@ -151,6 +157,17 @@ public final class TunnelClient: Sendable {
         get async { (try? await core.eventLoop.submit { self.core.value.isConnected }.get()) ?? false }
     }
 
+    /// Replaces the engine settings (windows, budget, stream count, timers, limits) for the next link: the one
+    /// up now keeps the settings it started with, so its open flows are untouched. Reconnect delays and the
+    /// link wait apply from now on.
+    public func updateConfiguration(_ configuration: TunnelConfiguration) async {
+        try? await core.eventLoop.submit { self.core.value.configuration = configuration }.get()
+    }
+
+    /// Whether the link is up and its handshake done, read without waiting for the client's event loop (for
+    /// health checks, which must answer even when every thread is busy).
+    public var isLinkUp: Bool { link.isUp }
+
     /// Closes the listeners, lets open streams drain (up to the drain timeout), then closes the link.
     public func shutdown() async {
         for listener in listeners.withLock({ $0 }) { try? await listener.channel.close() }
@@ -169,11 +186,13 @@ final class ConnectAttempt {
 /// The client's state, confined to its event loop.
 final class ClientCore {
     private let peer: TunnelTarget
-    private let configuration: TunnelConfiguration
+    /// The settings of the next link (a reload may change them; the link up now keeps its own).
+    var configuration: TunnelConfiguration
     private let security: TunnelSecurity
     private let store: any ChunkStore
     private let loop: any EventLoop
     private let registry: SessionRegistry
+    private let link: LinkFlag
     private let logger: TunnelLogger
     private let log: TunnelLog
     private var session: PeerSession?
@@ -184,8 +203,9 @@ final class ClientCore {
 
     init(
         peer: TunnelTarget, configuration: TunnelConfiguration, security: TunnelSecurity, store: any ChunkStore,
-        loop: any EventLoop, registry: SessionRegistry, logger: @escaping TunnelLogger
+        loop: any EventLoop, registry: SessionRegistry, link: LinkFlag, logger: @escaping TunnelLogger
     ) {
+        self.link = link
         self.peer = peer
         self.configuration = configuration
         self.security = security
@@ -245,6 +265,7 @@ final class ClientCore {
 
     private func ready(_ session: PeerSession) {
         self.session = session
+        link.set(true)
         attempt = 0
         let queued = waiting
         waiting.removeAll()
@@ -271,7 +292,10 @@ final class ClientCore {
     }
 
     private func lost(_ session: PeerSession) {
-        if self.session === session { self.session = nil }
+        if self.session === session {
+            self.session = nil
+            link.set(false)
+        }
         scheduleReconnect()
     }
 
@@ -347,4 +371,11 @@ final class AcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
         context = nil
         return result
     }
+}
+
+/// Whether a client's link is up: written on the client's loop, read from anywhere.
+final class LinkFlag: Sendable {
+    private let up = Atomic<Bool>(false)
+    var isUp: Bool { up.load(ordering: .acquiring) }
+    func set(_ value: Bool) { up.store(value, ordering: .releasing) }
 }

@@ -1,3 +1,4 @@
+public import Logging
 public import NIOCore
 import NIOPosix
 public import ReplicaCore
@@ -17,6 +18,8 @@ public final class TunnelServer: Sendable {
     private let listener: any Channel
     private let registry: SessionRegistry
     private let policy: PolicyHolder
+    private let admission: TunnelAdmission
+    private let settings: Shared<TunnelConfiguration>
 
     /// The address the server listens on (with the real port when 0 was asked for).
     public var localAddress: SocketAddress? { listener.localAddress }
@@ -27,10 +30,32 @@ public final class TunnelServer: Sendable {
     /// The access policy (allow-list and per-peer permissions) links that come up from now on get.
     public var currentPolicy: TunnelAccessPolicy { policy.value.withLock { $0 } }
 
-    private init(listener: any Channel, registry: SessionRegistry, policy: PolicyHolder) {
+    private init(
+        listener: any Channel, registry: SessionRegistry, policy: PolicyHolder, admission: TunnelAdmission,
+        settings: Shared<TunnelConfiguration>
+    ) {
         self.listener = listener
         self.registry = registry
         self.policy = policy
+        self.admission = admission
+        self.settings = settings
+    }
+
+    /// The connection limits in force: the next connection is checked against them.
+    public var admissionLimits: TunnelAdmissionLimits { admission.limits }
+
+    /// The engine settings links that come up from now on get.
+    public var configuration: TunnelConfiguration { settings.value.withLock { $0 } }
+
+    /// Replaces the connection limits. They apply to the next connection accepted; connections open now are
+    /// kept even when they exceed the new limits.
+    public func updateAdmissionLimits(_ limits: TunnelAdmissionLimits) { admission.limits = limits }
+
+    /// Replaces the engine settings (windows, budget, stream count, timers, limits, resolver) for links that
+    /// come up from now on; links up now keep the settings they started with (their peer agreed to them), so
+    /// their open flows are untouched.
+    public func updateConfiguration(_ configuration: TunnelConfiguration) {
+        settings.value.withLock { $0 = configuration }
     }
 
     /// Replaces the allow-list for links that come up from now on; links up now keep the list they started with,
@@ -65,17 +90,19 @@ public final class TunnelServer: Sendable {
     ///   - limits: the most peer connections at once, in all and per source address.
     ///   - store: the chunk store shared by every link.
     ///   - group: the event loops to run on.
-    ///   - logger: receives a line per notable event.
+    ///   - logger: where notable events are logged (links up and down, refusals and why), at `info`; events a
+    ///     peer can repeat are rate-limited. Default: nothing is logged.
     /// - Throws: the bind error, or ``TunnelError`` `invalidArgument` when an entry names the listener itself.
     public static func start(
         listen: TunnelTarget, allowList: TunnelAllowList, permissions: TunnelPermissions,
         configuration: TunnelConfiguration, security: TunnelSecurity, admission limits: TunnelAdmissionLimits = .standard,
-        store: any ChunkStore, group: any EventLoopGroup, logger: @escaping TunnelLogger = { _ in }
+        store: any ChunkStore, group: any EventLoopGroup, logger: Logger = TunnelLog.silent
     ) async throws -> TunnelServer {
         let admission = TunnelAdmission(limits: limits)
         let policy = TunnelAccessPolicy(allowList: allowList, permissions: permissions)
         let registry = SessionRegistry()
         let holder = PolicyHolder(policy)
+        let settings = Shared(configuration)
         let log = TunnelLog(logger)
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -86,10 +113,12 @@ public final class TunnelServer: Sendable {
                     if let refusal = admission.admit(channel) {
                         let address = channel.remoteAddress.map(TunnelLog.format) ?? "a peer"
                         log.event("admission", "refusing \(address): \(refusal)")
+                        TunnelMetrics.shared.handshakeFailed(.admission)
                         channel.close(promise: nil)
                         return
                     }
                     try PeerChannel.secure(channel, end: .server, security: security, log: log) { identity in
+                        let configuration = settings.value.withLock { $0 }
                         let dialer = TargetDialer(
                             policy: holder.value.withLock { $0 }, identity: identity,
                             listener: channel.parent?.localAddress, resolver: configuration.resolver)
@@ -109,7 +138,8 @@ public final class TunnelServer: Sendable {
             try? await listener.close()
             throw error
         }
-        return TunnelServer(listener: listener, registry: registry, policy: holder)
+        return TunnelServer(
+            listener: listener, registry: registry, policy: holder, admission: admission, settings: settings)
     }
 
     /// The counters of every link up now.
@@ -123,7 +153,10 @@ public final class TunnelServer: Sendable {
 }
 
 /// The server's current access policy, shared with its accept path.
-private final class PolicyHolder: Sendable {
-    let value: Mutex<TunnelAccessPolicy>
-    init(_ policy: TunnelAccessPolicy) { value = Mutex(policy) }
+private typealias PolicyHolder = Shared<TunnelAccessPolicy>
+
+/// A value the server's accept path reads and a reload replaces.
+private final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
 }

@@ -36,13 +36,13 @@ struct ConfigCheckTests {
         let outcome = try cli.run(["config", "check", "client.yaml"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdoutText == "client.yaml: ok (role client, 11 settings)\n")
-        // The shipped files name certificates under /etc/replica/certs (mounted by compose): check them with
+        // The shipped files name certificates under /etc/replica-certs (mounted by compose): check them with
         // that directory pointed at this test's keygen output.
         let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
             "../../deploy/config")
         for name in ["hub.yaml", "branch.yaml"] {
             let text = try String(contentsOf: deploy.appendingPathComponent(name), encoding: .utf8)
-            try cli.write(name, Array(text.replacingOccurrences(of: "/etc/replica/certs", with: "pki").utf8))
+            try cli.write(name, Array(text.replacingOccurrences(of: "/etc/replica-certs", with: "pki").utf8))
             let shipped = try cli.run(["config", "check", name])
             #expect(shipped.status == 0, "\(name): \(shipped.stderr)")
         }

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import ReplicaCore
@@ -85,10 +86,18 @@ enum FlowOutcome: Equatable, CustomStringConvertible {
     }
 }
 
-/// Collects log lines from a tunnel endpoint, for failure messages.
+/// Collects log lines from a tunnel endpoint (through a swift-log `Logger`), for failure messages.
 final class LogCollector: Sendable {
     private let lines = Mutex<[String]>([])
-    var logger: TunnelLogger { { line in self.lines.withLock { $0.append(line) } } }
+    /// A logger whose lines land here.
+    var logger: Logger { logger(prefix: "") }
+    /// A logger whose lines land here behind `prefix`.
+    func logger(prefix: String) -> Logger {
+        var logger = Logger(label: "test") { _ in LineCollectingHandler(prefix: prefix, collector: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
     var text: String { lines.withLock { $0.suffix(30).joined(separator: "\n") } }
 }
 
@@ -177,12 +186,12 @@ struct TunnelPair {
         let server = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: serverPort),
             allowList: TunnelAllowList(parsing: allow ?? "127.0.0.1:\(targetPort)"), permissions: .anyPeer, configuration: configuration,
-            security: try serverSecurity ?? TestPKI.shared.server, admission: admission, store: serverStore, group: serverGroup ?? group, logger: { log.logger("server: " + $0) })
+            security: try serverSecurity ?? TestPKI.shared.server, admission: admission, store: serverStore, group: serverGroup ?? group, logger: log.logger(prefix: "server: "))
         let client = try await TunnelClient.start(
             peer: TunnelTarget(host: "127.0.0.1", port: server.localAddress?.port ?? 0),
             forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: targetPort))],
             configuration: configuration, security: try clientSecurity ?? TestPKI.shared.client, store: clientStore,
-            group: group, logger: { log.logger("client: " + $0) })
+            group: group, logger: log.logger(prefix: "client: "))
         if waitForLink { try await waitUntil { await client.isConnected } }
         return TunnelPair(server: server, client: client, log: log, scratch: scratch)
     }
@@ -203,4 +212,19 @@ func waitUntil(timeout: Duration = .seconds(20), _ condition: () async -> Bool) 
         try await Task.sleep(for: .milliseconds(20))
     }
     throw TunnelError(.peerTimeout, "a condition did not hold within \(timeout)")
+}
+
+/// A swift-log handler that appends each message to a ``LogCollector``.
+struct LineCollectingHandler: LogHandler {
+    let prefix: String
+    let collector: LogCollector
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { collector.append(prefix + "\(event.message)") }
 }

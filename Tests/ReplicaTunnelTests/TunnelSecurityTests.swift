@@ -129,13 +129,13 @@ import Testing
         let server = try await TunnelServer.start(
             listen: TunnelTarget(host: "127.0.0.1", port: 0), allowList: TunnelAllowList(parsing: "127.0.0.1:\(app.port)"), permissions: .anyPeer,
             configuration: TunnelConfiguration(), security: try TestPKI.shared.server, store: WipeableStore(),
-            group: group, logger: { log.logger("server: " + $0) })
+            group: group, logger: log.logger(prefix: "server: "))
         let relay = try await TamperingRelay.start(to: try #require(server.localAddress?.port), group: group)
         let client = try await TunnelClient.start(
             peer: TunnelTarget(host: "127.0.0.1", port: relay.port),
             forwards: [TunnelForward(localPort: 0, target: TunnelTarget(host: "127.0.0.1", port: app.port))],
             configuration: TunnelConfiguration(), security: try TestPKI.shared.client, store: WipeableStore(),
-            group: group, logger: { log.logger("client: " + $0) })
+            group: group, logger: log.logger(prefix: "client: "))
         try await waitUntil { await client.isConnected }
         let localPort = try #require(client.listenAddresses.first??.port)
         let clean = Payload.text(50_000, seed: 23)

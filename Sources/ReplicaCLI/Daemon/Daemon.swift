@@ -19,7 +19,9 @@ final class Daemon: Sendable {
         let level = SharedLogLevel(quiet ? .error : options.level)
         let format = options.logFormat
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = TunnelMetrics.histogramBuckets
+        MetricsSystem.bootstrap(factory)
         self.level = level
         self.logger = Logger(label: label)
     }
@@ -30,21 +32,21 @@ final class Daemon: Sendable {
         return { line in logger.info("\(line)") }
     }
 
-    /// Starts the admin listener, with store gauges refreshed on each scrape.
+    /// Starts the admin listener, with store gauges refreshed on each scrape. Everything it calls runs on the
+    /// event loop: `readiness` must only read state (see ``TunnelEndpoint/problems``).
     func startAdmin(
         at address: TunnelTarget, store: any ChunkStore, resolver: TunnelTarget?, group: any EventLoopGroup,
-        readiness: @escaping @Sendable () async -> [String]
+        readiness: @escaping @Sendable () -> [String]
     ) async throws -> AdminServer {
         let gauges = StoreGauges(registry: registry)
         let dns = resolver.map { DNSCacheGauges(registry: registry, client: DNSClient(server: $0)) }
-        let loop = group.next()
         let server = try await AdminServer.start(
             address: address, registry: registry, group: group,
-            beforeScrape: {
+            beforeScrape: { loop in
                 gauges.update(from: store)
-                await dns?.update(on: loop)
+                return dns?.update(on: loop) ?? loop.makeSucceededVoidFuture()
             },
-            readiness: { AdminServer.Readiness(problems: await readiness()) })
+            readiness: { AdminServer.Readiness(problems: readiness()) })
         logger.info(
             "admin listener up",
             metadata: ["address": "\(server.localAddress.map(TunnelServerCommand.format) ?? address.description)"])
@@ -106,13 +108,10 @@ struct DNSCacheGauges: Sendable {
                 helpText: "Scrapes that could not read dnsmasq's counters."))
     }
 
-    func update(on loop: any EventLoop) async {
-        do {
-            let counters = try await DNSCacheCounters.read(from: client, on: loop)
+    func update(on loop: any EventLoop) -> EventLoopFuture<Void> {
+        DNSCacheCounters.counters(from: client, on: loop).map { counters in
             hits.set(Double(counters.hits))
             misses.set(Double(counters.misses))
-        } catch {
-            errors.increment()
-        }
+        }.recover { _ in errors.increment() }
     }
 }

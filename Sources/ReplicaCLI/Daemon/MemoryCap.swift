@@ -45,20 +45,62 @@ enum MemoryCap {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The tunnel's budgets under a cap: a quarter of it for the link budget, which bounds the decoded bytes in
-    /// flight per direction over all streams together; a stream window of at most an eighth of that; and at most
-    /// one stream per 256 KiB of the cap, for the per-flow socket buffers and state the budget does not count.
+    /// What the accelerator's memory is sized to under a cap `C`. Each share is taken only where it is below the
+    /// configured value (budgets only ever go down), and each has a floor so a tiny cap still works:
+    ///
+    /// | what | share of `C` | floor | default (no cap) |
+    /// |---|---|---|---|
+    /// | link budget (decoded bytes in flight per direction; the sender retains as much) | C/8 | the stream window | 64 MiB |
+    /// | stream window | link budget / 8 | 4 KiB | 1 MiB |
+    /// | streams per link | one per 256 KiB of C | 16 | 4096 |
+    /// | encoder reference window (and zstd's long window, per direction) | C/16 | 1 MiB | 32 MiB |
+    /// | decoder memory limit (the peer's window must fit) | C/2 | 16 MiB | 128 MiB |
+    /// | reply queue bytes | C/64 | 1 MiB | 16 MiB |
+    /// | held-frame (miss) queue bytes | C/32 | 4 MiB | 16 MiB |
+    /// | chunks remembered per peer store (56 B each) | C/64 | 1024 | 262,144 |
+    /// | store index (created disk store: capacity × 48 B / 8 KiB; memory store: its bytes) | C/4 | 1 MiB of store | 50 GiB disk, 256 MiB memory |
     struct Budgets: Equatable {
         var linkBudget: Int
         var streamWindow: Int
         var maximumStreams: Int
+        var windowSize: Int
+        var decoderMemoryLimit: Int
+        var controlQueueBytes: Int
+        var missQueueBytes: Int
+        var knownChunksPerPeer: Int
+        /// The most store bytes whose index fits the index share (disk) or that fit it themselves (memory).
+        var diskStoreCapacity: Int
+        var memoryStoreCapacity: Int
     }
 
-    /// Budgets that fit `cap`, never above the requested ones.
-    static func budgets(cap: Int, linkBudget: Int, streamWindow: Int, maximumStreams: Int) -> Budgets {
-        let link = max(streamWindow, min(linkBudget, cap / 4))
-        let window = min(streamWindow, max(4 << 10, link / 8))
-        let streams = max(16, min(maximumStreams, cap / (256 << 10)))
-        return Budgets(linkBudget: max(window, link), streamWindow: window, maximumStreams: streams)
+    /// The index RAM a disk store needs per chunk at worst (28 to 43 B, `docs/STORE.md`), rounded up.
+    static let indexBytesPerChunk = 48
+    /// The tunnel's average chunk size.
+    static let averageChunkSize = 8 << 10
+
+    /// The defaults, used without a cap.
+    static let uncapped = Budgets(
+        linkBudget: 64 << 20, streamWindow: 1 << 20, maximumStreams: 4096, windowSize: 32 << 20,
+        decoderMemoryLimit: 128 << 20, controlQueueBytes: 16 << 20, missQueueBytes: 16 << 20,
+        knownChunksPerPeer: 1 << 18, diskStoreCapacity: 50 << 30, memoryStoreCapacity: 256 << 20)
+
+    /// Budgets that fit `cap`, never above the requested ones (`requested`; see ``Budgets`` for the formula).
+    static func budgets(cap: Int, requested: Budgets = uncapped) -> Budgets {
+        func share(_ wanted: Int, _ part: Int, floor: Int) -> Int { min(wanted, max(floor, part)) }
+        let window = min(requested.streamWindow, max(4 << 10, min(requested.linkBudget, cap / 8) / 8))
+        let link = max(window, min(requested.linkBudget, cap / 8))
+        let indexShare = cap / 4
+        return Budgets(
+            linkBudget: link,
+            streamWindow: window,
+            maximumStreams: share(requested.maximumStreams, cap / (256 << 10), floor: 16),
+            windowSize: share(requested.windowSize, cap / 16, floor: 1 << 20),
+            decoderMemoryLimit: share(requested.decoderMemoryLimit, cap / 2, floor: 16 << 20),
+            controlQueueBytes: share(requested.controlQueueBytes, cap / 64, floor: 1 << 20),
+            missQueueBytes: share(requested.missQueueBytes, cap / 32, floor: 4 << 20),
+            knownChunksPerPeer: share(requested.knownChunksPerPeer, cap / 64 / 56, floor: 1024),
+            diskStoreCapacity: share(
+                requested.diskStoreCapacity, indexShare / indexBytesPerChunk * averageChunkSize, floor: 1 << 20),
+            memoryStoreCapacity: share(requested.memoryStoreCapacity, indexShare, floor: 1 << 20))
     }
 }

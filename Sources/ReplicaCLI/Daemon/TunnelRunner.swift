@@ -15,7 +15,19 @@ enum TunnelRunner {
         store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
         start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
     ) throws {
-        if let cap = daemon.memoryCap { runtime.logger.info("memory cap", metadata: ["bytes": "\(cap)"]) }
+        if let cap = daemon.memoryCap {
+            let budgets = engine.budgets(memoryCap: cap)
+            let capacity = (store as? DiskChunkStore)?.statistics.capacity ?? budgets.memoryStoreCapacity
+            runtime.logger.info(
+                "memory cap",
+                metadata: [
+                    "bytes": "\(cap)", "link_budget": "\(budgets.linkBudget)", "stream_window": "\(budgets.streamWindow)",
+                    "streams": "\(budgets.maximumStreams)", "window": "\(budgets.windowSize)",
+                    "decoder_limit": "\(budgets.decoderMemoryLimit)", "reply_queue": "\(budgets.controlQueueBytes)",
+                    "miss_queue": "\(budgets.missQueueBytes)", "known_chunks": "\(budgets.knownChunksPerPeer)",
+                    "store_capacity": "\(capacity)",
+                ])
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)  // links spread over the loops
         let outcome = Mutex<(any Error)?>(nil)
         let finished = DispatchSemaphore(value: 0)

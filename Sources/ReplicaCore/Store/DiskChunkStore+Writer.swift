@@ -193,7 +193,11 @@ extension DiskChunkStore {
     /// Syncs the active segment (sealed segments were synced when sealed).
     func sync(_ writer: inout WriterState) throws(ChunkStoreError) {
         guard writer.unsyncedBytes > 0 else { return }
-        if let file = state.withLock({ $0.segments[writer.active]?.file }) { try file.sync() }
+        if let file = state.withLock({ $0.segments[writer.active]?.file }) {
+            let started = ContinuousClock.now
+            try file.sync()
+            syncObserver?(ContinuousClock.now - started)
+        }
         writer.unsyncedBytes = 0
         writer.lastSync = StoreIO.milliseconds
     }

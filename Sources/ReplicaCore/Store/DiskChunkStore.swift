@@ -24,6 +24,14 @@ public final class DiskChunkStore: ChunkStore {
     let compression: CodecKind
     let state: Mutex<IndexState>
     let writer: Mutex<WriterState>
+    let syncObserverSlot = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+
+    /// Called after each `fsync` of segment data with the time it took, on the thread that wrote (a metrics
+    /// hook: keep it short). `nil` by default.
+    public var syncObserver: (@Sendable (Duration) -> Void)? {
+        get { syncObserverSlot.withLock { $0 } }
+        set { syncObserverSlot.withLock { $0 = newValue } }
+    }
 
     /// Opens the store in `directory`, creating it (and the directory) when missing and
     /// `options.createIfMissing` is set.

@@ -41,16 +41,26 @@ final class TunnelAdmission: Sendable {
         var perAddress: [[UInt8]: Int] = [:]
     }
 
-    let limits: TunnelAdmissionLimits
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    private let current: Mutex<TunnelAdmissionLimits>
 
-    init(limits: TunnelAdmissionLimits) { self.limits = limits }
+    init(limits: TunnelAdmissionLimits) {
+        state = Mutex(State())
+        current = Mutex(limits)
+    }
+
+    /// The limits new connections are checked against.
+    var limits: TunnelAdmissionLimits {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
+    }
 
     /// Admits a new connection and arranges for it to be counted until it closes.
     ///
     /// - Returns: `nil` when admitted, else why not.
     func admit(_ channel: any Channel) -> String? {
         let key = channel.remoteAddress.flatMap(TunnelNetwork.bytes(of:)) ?? []
+        let limits = self.limits
         let refusal: String? = state.withLock { state in
             if state.total >= limits.maximumLinks { return "\(state.total) links are open (limit \(limits.maximumLinks))" }
             let mine = state.perAddress[key, default: 0]

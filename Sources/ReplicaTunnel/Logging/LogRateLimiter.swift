@@ -1,3 +1,4 @@
+public import Logging
 public import NIOCore
 import Synchronization
 
@@ -45,15 +46,28 @@ public final class LogRateLimiter: Sendable {
     }
 }
 
-/// An endpoint's log: the operator's ``TunnelLogger`` behind rate limiters, one per kind of event and one per
-/// peer link, so nothing a peer does can flood it.
+/// An endpoint's log: the operator's swift-log `Logger` behind rate limiters, one per kind of event and one per
+/// peer link, so nothing a peer does can flood it. Lines are logged at `info`.
 public final class TunnelLog: Sendable {
     private let sink: TunnelLogger
     private let clock: @Sendable () -> NIODeadline
     private let limiters = Mutex<[String: LogRateLimiter]>([:])
 
-    /// Creates a log that writes to `sink`.
-    public init(_ sink: @escaping TunnelLogger, clock: @escaping @Sendable () -> NIODeadline = { .now() }) {
+    /// Creates a log that writes to `logger`.
+    ///
+    /// - Parameter clock: the time source of the rate limiters (a test passes a manual clock).
+    public convenience init(_ logger: Logger, clock: @escaping @Sendable () -> NIODeadline = { .now() }) {
+        self.init(Self.sink(logger), clock: clock)
+    }
+
+    /// The line callback that writes to `logger` at `info`.
+    package static func sink(_ logger: Logger) -> TunnelLogger { { line in logger.info("\(line)") } }
+
+    /// A logger that drops everything: the library's default, so nothing is printed unless asked for.
+    public static let silent = Logger(label: "replica.tunnel", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Creates a log that writes lines to `sink`.
+    package init(_ sink: @escaping TunnelLogger, clock: @escaping @Sendable () -> NIODeadline = { .now() }) {
         self.sink = sink
         self.clock = clock
     }
@@ -74,7 +88,7 @@ public final class TunnelLog: Sendable {
     }
 
     /// A logger for one peer link, with its own rate limit.
-    public func linkLogger() -> TunnelLogger {
+    package func linkLogger() -> TunnelLogger {
         let limiter = LogRateLimiter(clock: clock)
         let sink = sink
         return { line in Self.write(line, through: limiter, to: sink) }

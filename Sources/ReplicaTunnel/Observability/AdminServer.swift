@@ -7,7 +7,8 @@ public import Prometheus
 /// (the endpoint is ready to carry flows).
 ///
 /// It serves plain HTTP/1.1 through NIOHTTP1 and is meant for loopback or a management network: it carries no
-/// secrets, but it is not authenticated.
+/// secrets, but it is not authenticated. Every answer is computed on the connection's event loop, never on the
+/// Swift concurrency pool, so a daemon whose pool is saturated (or blocked) still answers its probes at once.
 public final class AdminServer: Sendable {
     /// Whether an endpoint can carry flows, and why not.
     public struct Readiness: Sendable, Equatable {
@@ -32,13 +33,15 @@ public final class AdminServer: Sendable {
     ///   - address: the address and port to listen on.
     ///   - registry: the metrics `/metrics` emits.
     ///   - group: the event loops to serve on.
-    ///   - beforeScrape: runs before each `/metrics` answer, to refresh gauges that are read rather than pushed.
-    ///   - readiness: asked on each `/readyz`.
+    ///   - beforeScrape: runs on the request's event loop before each `/metrics` answer, to refresh gauges that
+    ///     are read rather than pushed; the answer waits for its future. It must not block.
+    ///   - readiness: asked on each `/readyz`, on the event loop: read state kept up to date elsewhere (an atomic,
+    ///     a lock held briefly), never wait for work.
     /// - Throws: the bind error.
     public static func start(
         address: TunnelTarget, registry: PrometheusCollectorRegistry, group: any EventLoopGroup,
-        beforeScrape: @escaping @Sendable () async -> Void = {},
-        readiness: @escaping @Sendable () async -> Readiness
+        beforeScrape: @escaping @Sendable (any EventLoop) -> EventLoopFuture<Void> = { $0.makeSucceededVoidFuture() },
+        readiness: @escaping @Sendable () -> Readiness
     ) async throws -> AdminServer {
         let routes = AdminRoutes(registry: registry, beforeScrape: beforeScrape, readiness: readiness)
         let channel = try await ServerBootstrap(group: group)
@@ -62,26 +65,32 @@ public final class AdminServer: Sendable {
 /// What each path answers.
 struct AdminRoutes: Sendable {
     let registry: PrometheusCollectorRegistry
-    let beforeScrape: @Sendable () async -> Void
-    let readiness: @Sendable () async -> AdminServer.Readiness
+    let beforeScrape: @Sendable (any EventLoop) -> EventLoopFuture<Void>
+    let readiness: @Sendable () -> AdminServer.Readiness
 
-    /// The status, content type and body for a request.
-    func respond(method: HTTPMethod, path: String) async -> (HTTPResponseStatus, String, [UInt8]) {
+    typealias Answer = (HTTPResponseStatus, String, [UInt8])
+
+    /// The status, content type and body for a request, computed on `loop`.
+    func respond(method: HTTPMethod, path: String, on loop: any EventLoop) -> EventLoopFuture<Answer> {
         guard method == .GET || method == .HEAD else {
-            return (.methodNotAllowed, "text/plain", Array("only GET and HEAD\n".utf8))
+            return loop.makeSucceededFuture((.methodNotAllowed, "text/plain", Array("only GET and HEAD\n".utf8)))
         }
         switch path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path {
         case "/metrics":
-            await beforeScrape()
-            return (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToBuffer())
+            let registry = registry
+            // A failed refresh still answers, with the gauges as they were.
+            return beforeScrape(loop).flatMapErrorWithEventLoop { _, loop in loop.makeSucceededVoidFuture() }.map {
+                (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToBuffer())
+            }
         case "/healthz":
-            return (.ok, "text/plain", Array("ok\n".utf8))
+            return loop.makeSucceededFuture((.ok, "text/plain", Array("ok\n".utf8)))
         case "/readyz":
-            let report = await readiness()
-            if report.isReady { return (.ok, "text/plain", Array("ready\n".utf8)) }
-            return (.serviceUnavailable, "text/plain", Array((report.problems.joined(separator: "\n") + "\n").utf8))
+            let report = readiness()
+            if report.isReady { return loop.makeSucceededFuture((.ok, "text/plain", Array("ready\n".utf8))) }
+            return loop.makeSucceededFuture(
+                (.serviceUnavailable, "text/plain", Array((report.problems.joined(separator: "\n") + "\n").utf8)))
         default:
-            return (.notFound, "text/plain", Array("try /metrics, /healthz or /readyz\n".utf8))
+            return loop.makeSucceededFuture((.notFound, "text/plain", Array("try /metrics, /healthz or /readyz\n".utf8)))
         }
     }
 }
@@ -103,14 +112,10 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let head = request else { return }
             request = nil
-            let routes = routes
-            let answer = context.eventLoop.makeFutureWithTask {
-                await routes.respond(method: head.method, path: head.uri)
-            }
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            answer.whenSuccess { status, contentType, body in
-                Self.send(status, contentType, body, for: head, context: bound.value)
-            }
+            routes.respond(method: head.method, path: head.uri, on: context.eventLoop).hop(to: context.eventLoop)
+                .assumeIsolated().whenSuccess { status, contentType, body in
+                    Self.send(status, contentType, body, for: head, context: context)
+                }
         }
     }
 

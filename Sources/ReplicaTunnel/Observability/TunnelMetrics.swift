@@ -1,5 +1,27 @@
 import CoreMetrics
+import NIOCore
 import Synchronization
+
+/// Why a peer connection ended before its link came up: the `reason` label of
+/// `replica_handshake_failures_total`.
+package enum HandshakeFailure: String, CaseIterable, Sendable {
+    /// The server's admission limits (links in all, or per source address) refused the connection.
+    case admission
+    /// The TLS handshake did not finish within the handshake timeout.
+    case timeout
+    /// The peer's certificate chain is not trusted: another CA, expired, not pinned.
+    case untrustedCertificate = "untrusted_certificate"
+    /// The peer's certificate is trusted but names no one, or not the expected name.
+    case peerName = "peer_name"
+    /// Any other TLS failure: a plaintext peer, a protocol alert, a peer that hung up mid-handshake.
+    case tls = "tls_error"
+    /// The peer's hello speaks another protocol version.
+    case versionMismatch = "version_mismatch"
+    /// The peer's hello announced another fingerprint key.
+    case fingerprintKey = "fingerprint_key"
+    /// The peer sent something other than a usable hello first.
+    case badHello = "bad_hello"
+}
 
 /// The tunnel's process-wide metrics, published through swift-metrics under names that start with `replica_`.
 ///
@@ -29,8 +51,71 @@ package final class TunnelMetrics: Sendable {
     private let linksOpened = Counter(label: "replica_links_opened_total")
     private let reductionRatio = Meter(label: "replica_reduction_ratio")
     private let totals = Mutex<(application: UInt64, link: UInt64)>((0, 0))
+    private let handshakeFailures: [HandshakeFailure: Counter]
+    private let handshakeFailureTally = Mutex<[HandshakeFailure: Int]>([:])
+    /// Time from a batch taken from a flow to its DATA frame queued on the link (encoding on the pool included).
+    private let frameEncode = Timer(label: "replica_frame_seconds", dimensions: [("stage", "encode")])
+    /// Time from a DATA frame received to its bytes handed to the flow's socket (decoding and chunk fetches).
+    private let frameDecode = Timer(label: "replica_frame_seconds", dimensions: [("stage", "decode")])
+    /// Time from a flush of the peer link to the socket taking the last frame written before it.
+    private let flush = Timer(label: "replica_flush_seconds")
+    /// Time of each `fsync` of the disk store's segment data.
+    private let storeSync = Timer(label: "replica_store_fsync_seconds")
 
-    private init() {}
+    /// The histogram buckets of the tunnel's timers, by metric name, for the metrics backend (swift-prometheus's
+    /// `durationHistogramBuckets`): 50 µs to 1 s for frames and flushes, 100 µs to 10 s for the store's fsync.
+    package static let histogramBuckets: [String: [Duration]] = [
+        "replica_frame_seconds": latencyBuckets,
+        "replica_flush_seconds": latencyBuckets,
+        "replica_store_fsync_seconds": [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10),
+        ],
+    ]
+
+    private static let latencyBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+        .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+    ]
+
+    private init() {
+        // Every reason exists from the start (at 0), so a dashboard's rate() sees the first failure.
+        var failures: [HandshakeFailure: Counter] = [:]
+        for reason in HandshakeFailure.allCases {
+            failures[reason] = Counter(
+                label: "replica_handshake_failures_total", dimensions: [("reason", reason.rawValue)])
+        }
+        handshakeFailures = failures
+    }
+
+    /// Counts a peer connection that failed before its link came up.
+    func handshakeFailed(_ reason: HandshakeFailure) {
+        handshakeFailures[reason]?.increment()
+        handshakeFailureTally.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    /// Handshake failures of this reason counted in this process so far (what the counter holds).
+    package func handshakeFailureCount(_ reason: HandshakeFailure) -> Int {
+        handshakeFailureTally.withLock { $0[reason, default: 0] }
+    }
+
+    /// Records a frame's encode or decode time, from `start` until now.
+    func frameDone(encode: Bool, since start: NIODeadline) {
+        (encode ? frameEncode : frameDecode).recordNanoseconds(Self.elapsed(since: start))
+    }
+
+    /// Records a flush's time, from `start` until now.
+    func flushDone(since start: NIODeadline) { flush.recordNanoseconds(Self.elapsed(since: start)) }
+
+    /// Records an `fsync` of the store (``DiskChunkStore/syncObserver``).
+    package func storeSynced(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        storeSync.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    private static func elapsed(since start: NIODeadline) -> Int64 { max(0, (NIODeadline.now() - start).nanoseconds) }
 
     /// Adds what changed between two snapshots of one link's counters.
     func record(from old: TunnelStatistics, to new: TunnelStatistics) {

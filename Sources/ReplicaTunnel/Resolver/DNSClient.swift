@@ -154,13 +154,22 @@ public struct DNSCacheCounters: Sendable, Equatable {
     ///
     /// - Throws: the query error, or ``TunnelError`` `protocolViolation` when a counter is not a number.
     public static func read(from client: DNSClient, on loop: any EventLoop) async throws -> DNSCacheCounters {
-        func counter(_ name: String) async throws -> Int {
-            let answers = try await client.query(name, type: .txt, class: .chaos, on: loop).get()
-            guard case .text(let text)? = answers.first, let value = Int(text) else {
-                throw TunnelError(.protocolViolation, "\(client.server) answered \(name) with \(answers)")
+        try await counters(from: client, on: loop).get()
+    }
+
+    /// Reads the counters from `client`'s server, as a future on `loop` (both queries at once).
+    ///
+    /// - Returns: a future that fails with the query error, or ``TunnelError`` `protocolViolation` when a counter
+    ///   is not a number.
+    public static func counters(from client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<DNSCacheCounters> {
+        func counter(_ name: String) -> EventLoopFuture<Int> {
+            client.query(name, type: .txt, class: .chaos, on: loop).flatMapThrowing { answers in
+                guard case .text(let text)? = answers.first, let value = Int(text) else {
+                    throw TunnelError(.protocolViolation, "\(client.server) answered \(name) with \(answers)")
+                }
+                return value
             }
-            return value
         }
-        return DNSCacheCounters(hits: try await counter("hits.bind"), misses: try await counter("misses.bind"))
+        return counter("hits.bind").and(counter("misses.bind")).map { DNSCacheCounters(hits: $0, misses: $1) }
     }
 }

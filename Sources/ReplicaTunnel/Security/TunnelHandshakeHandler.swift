@@ -23,6 +23,9 @@ final class TunnelHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Whether the handshake completed or the connection was refused.
     private var done = false
     private var refused = false
+    /// Set when this connection's certificate verifier rejected the peer's chain, so the handshake error that
+    /// follows is counted as an untrusted certificate rather than a generic TLS error.
+    var rejectedPeerChain = false
 
     init(
         timeout: TimeAmount, expectedPeerName: String?, peerAddress: String, log: TunnelLog,
@@ -54,7 +57,8 @@ final class TunnelHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: timeout) {
             let (handler, context) = bound.value
-            handler.refuse(context, "no TLS handshake within \(handler.timeout.nanoseconds / 1_000_000) ms")
+            handler.refuse(
+                context, .timeout, "no TLS handshake within \(handler.timeout.nanoseconds / 1_000_000) ms")
         }
     }
 
@@ -68,12 +72,12 @@ final class TunnelHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         deadline = nil
         let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate
         guard let certificate, let identity = TunnelPeerIdentity(certificate: certificate) else {
-            refuse(context, "the peer's certificate names no one (no common name or DNS name)")
+            refuse(context, .peerName, "the peer's certificate names no one (no common name or DNS name)")
             return
         }
         if let expectedPeerName, !identity.allNames.contains(expectedPeerName) {
             refuse(
-                context,
+                context, .peerName,
                 "the peer's certificate is for \(LogText.escape(identity.allNames.joined(separator: ", "))), "
                     + "not \(LogText.escape(expectedPeerName))")
             return
@@ -81,7 +85,7 @@ final class TunnelHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         do {
             try authenticated(context.channel, identity)
         } catch {
-            refuse(context, "cannot start the link: \(error)")
+            refuse(context, nil, "cannot start the link: \(error)")
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -93,21 +97,30 @@ final class TunnelHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             context.fireErrorCaught(error)
             return
         }
-        refuse(context, "TLS handshake failed: \(error)")
+        if rejectedPeerChain {
+            refuse(context, .untrustedCertificate, "the peer's certificate is not trusted: \(error)")
+        } else {
+            refuse(context, .tls, "TLS handshake failed: \(error)")
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        // The peer hung up before the handshake finished (and before an error named why).
+        if !done { TunnelMetrics.shared.handshakeFailed(rejectedPeerChain ? .untrustedCertificate : .tls) }
+        done = true
         context.fireChannelInactive()
     }
 
-    private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
+    /// Closes the connection, logging why and counting it under `failure` (nil: not the peer's doing).
+    private func refuse(_ context: ChannelHandlerContext, _ failure: HandshakeFailure?, _ reason: String) {
         guard !refused else { return }
         refused = true
         done = true
         deadline?.cancel()
         deadline = nil
+        if let failure { TunnelMetrics.shared.handshakeFailed(failure) }
         log.event("refused", "refusing \(peerAddress): \(reason)")
         context.close(promise: nil)
     }

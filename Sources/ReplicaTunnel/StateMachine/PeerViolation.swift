@@ -40,6 +40,16 @@ enum PeerViolation: Hashable, Sendable, CustomStringConvertible {
     /// CHUNK_REQUESTs for chunks not referenced on this link (or asked for again) passed the budget.
     case unscopedChunkRequests(Int)
 
+    /// The handshake failure this is, when the peer's hello (or what came instead of it) ended the link.
+    var handshakeFailure: HandshakeFailure? {
+        switch self {
+        case .versionMismatch: .versionMismatch
+        case .fingerprintKeyMismatch: .fingerprintKey
+        case .badHello, .frameBeforeHello: .badHello
+        default: nil
+        }
+    }
+
     /// The error sent in the GOAWAY and logged.
     var error: TunnelError {
         switch self {

@@ -215,3 +215,16 @@ soak-tunnel: deps
 .PHONY: tunnel-busy-peer
 tunnel-busy-peer: release
 	python3 scripts/tunnel-busy-peer.py .build/release/replica
+
+# Issue 10, goal 3 with real clients (docs/PERFORMANCE.md, "Tunnel = engine"): git clone through git daemon, curl
+# of consecutive tarballs and wheels, rsync of release trees, through a TLS tunnel with disk stores on loopback;
+# each warm step's link bytes beside `replica --store` and `zstd --patch-from` on the same application bytes.
+# Needs the corpora (scripts/fetch-corpora.sh CORPORA); takes a few minutes. Exits 1 if a warm step misses 1.1x.
+CORPORA ?= corpora
+REAL_CLIENT_PACKAGES := git curl rsync zstd
+
+.PHONY: tunnel-real-clients
+tunnel-real-clients: release
+	@missing=""; for p in $(REAL_CLIENT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	python3 scripts/tunnel-real-clients.py .build/release/replica $(CORPORA)

@@ -114,64 +114,6 @@ enum Payload {
     }
 }
 
-/// The tunnel's engine against the CLI's (`replica --store`) on the same warm transfer, whatever the batch sizes.
-@Suite struct LinkEngineParityTests {
-    static let first = TestCorpus.text(1_500_000, seed: 21) + Payload.random(500_000, seed: 22)
-    static var second: [UInt8] {
-        var bytes = StoreRunTestsData.edited(first, every: 50_000)
-        bytes.insert(contentsOf: Array("an insertion".utf8), at: 700_000)
-        return bytes
-    }
-
-    static func configuration() throws -> EncoderConfiguration { try TunnelConfiguration.defaultEncoder() }
-
-    /// The link bytes of sending `second` after `first` in batches of `batch` bytes: each DATA payload's
-    /// encoded bytes plus its 16-byte references.
-    static func linkBytes(batch: Int) throws -> Int {
-        let encoder = try LinkEncoder(
-            configuration: configuration(), store: MemoryChunkStore(capacity: 64 << 20), retentionLimit: 64 << 20)
-        let decoder = try LinkDecoder(store: MemoryChunkStore(capacity: 64 << 20))
-        encoder.setPeer(PeerKnowledge(capacity: 1 << 16))
-        var total = 0
-        for (index, version) in [first, second].enumerated() {
-            var start = 0
-            var output: [UInt8] = []
-            while start < version.count {
-                let end = min(version.count, start + batch)
-                let data = try encoder.encode(ByteBuffer(bytes: version[start..<end]), flow: 1)
-                #expect(decoder.missingReferences(data).isEmpty)
-                var decoded = try decoder.decode(data)
-                output += decoded.readBytes(length: decoded.readableBytes) ?? []
-                if index == 1 { total += data.encoded.readableBytes + 16 * data.references.count }
-                start = end
-            }
-            #expect(output == version)
-        }
-        return total
-    }
-
-    /// What `replica --store` sends for `second` after `first` with the tunnel's engine settings.
-    static func storeBytes() throws -> Int {
-        let store = WipeableStore()
-        var sizes: [Int] = []
-        for version in [first, second] {
-            let encoder = try StreamEncoder(configuration: configuration(), store: store)
-            var encoded: [UInt8] = []
-            try encoder.encode(version, into: &encoded)
-            try encoder.finish(into: &encoded)
-            sizes.append(encoded.count)
-        }
-        return sizes[1]
-    }
-
-    @Test(arguments: [4 << 10, 16 << 10, 64 << 10])
-    func warmLinkBytesStayNearTheStoreBackedStream(batch: Int) throws {
-        let link = try Self.linkBytes(batch: batch)
-        let store = try Self.storeBytes()
-        #expect(Double(link) <= 1.1 * Double(store), "link \(link) bytes, replica --store \(store) bytes")
-    }
-}
-
 enum StoreRunTestsData {
     /// `input` with one byte changed every `spacing` bytes.
     static func edited(_ input: [UInt8], every spacing: Int) -> [UInt8] {

@@ -310,7 +310,7 @@ struct TunnelServerCommand: ParsableCommand {
         let security = try self.security.security(logger: logger)
         if allowList.isEmpty { logger("the allow-list is empty: every flow will be refused (see --allow)") }
         if permissions.grants.isEmpty { logger("no peer has permissions: every flow will be refused (see --permit)") }
-        try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
+        try TunnelRunner.run(role: .server, store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let server = try await TunnelServer.start(
                 listen: listen, allowList: allowList, permissions: permissions, configuration: configuration, security: security,
                 admission: limits, store: store,
@@ -386,7 +386,7 @@ struct TunnelClientCommand: ParsableCommand {
         if !security.isPlaintext, serverName == nil {
             logger("note: any certificate the CA trusts is accepted as the server (see --server-name)")
         }
-        try TunnelRunner.run(store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
+        try TunnelRunner.run(role: .client, store: store, engine: engine, daemon: daemon, runtime: runtime) { group in
             let client = try await TunnelClient.start(
                 peer: peer, forwards: forwards, configuration: configuration, security: security, store: store,
                 group: group, logger: runtime.logger)

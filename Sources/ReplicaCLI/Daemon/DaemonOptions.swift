@@ -12,8 +12,10 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Serve /metrics, /healthz and /readyz on this address (\"off\" disables it).", valueName: "host:port"))
-    var admin = "127.0.0.1:9090"
+            "Serve /metrics, /healthz and /readyz on this address (\"off\" disables it; default "
+                + "\(DaemonRole.server.defaultAdmin) for a server, \(DaemonRole.client.defaultAdmin) for a client).",
+            valueName: "host:port"))
+    var admin: String?
 
     @Option(help: ArgumentHelp("Log lines as logfmt or json.", valueName: "format"))
     var logFormat = LogFormat.logfmt
@@ -36,7 +38,7 @@ struct DaemonOptions: ParsableArguments {
     var resolver: String?
 
     func validate() throws {
-        if admin != "off" {
+        if let admin, admin != "off" {
             do { _ = try TunnelTarget(parsing: admin) } catch { throw ValidationError("--admin: \(error.message)") }
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -53,8 +55,11 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
-    /// The admin address, or nil when switched off.
-    var adminAddress: TunnelTarget? { admin == "off" ? nil : try? TunnelTarget(parsing: admin) }
+    /// The admin address of an endpoint in `role`, or nil when switched off.
+    func adminAddress(_ role: DaemonRole) -> TunnelTarget? {
+        let admin = self.admin ?? role.defaultAdmin
+        return admin == "off" ? nil : try? TunnelTarget(parsing: admin)
+    }
 
     /// The resolver address, when one is set.
     var resolverAddress: TunnelTarget? { resolver.flatMap { try? TunnelTarget(parsing: $0) } }
@@ -66,5 +71,20 @@ struct DaemonOptions: ParsableArguments {
     var memoryCap: Int? {
         if let explicit = ByteCount(argument: memoryLimit) { return explicit.value }
         return MemoryCap.fromControlGroup()
+    }
+}
+
+/// Which end of a tunnel a process runs: each has its own default admin port, so a server and a client can run
+/// side by side on one host with their defaults.
+enum DaemonRole: Sendable {
+    case server
+    case client
+
+    /// The admin listener's default address.
+    var defaultAdmin: String {
+        switch self {
+        case .server: "127.0.0.1:9090"
+        case .client: "127.0.0.1:9091"
+        }
     }
 }

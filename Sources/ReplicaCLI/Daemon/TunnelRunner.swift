@@ -12,7 +12,7 @@ import Synchronization
 /// and the store is flushed and closed. A second signal exits at once. SIGHUP reloads the config file.
 enum TunnelRunner {
     static func run(
-        store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
+        role: DaemonRole, store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
         start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
     ) throws {
         if let cap = daemon.memoryCap {
@@ -33,16 +33,35 @@ enum TunnelRunner {
         let finished = DispatchSemaphore(value: 0)
         Task {
             do {
-                let endpoint = try await start(group)
+                // The admin listener binds first: if its address is taken, the process stops before the endpoint
+                // has dialled or listened, with nothing of it left running. Until the endpoint is up, /readyz
+                // answers that it is starting.
+                let started = Mutex<TunnelEndpoint?>(nil)
+                var admin: AdminServer?
+                if let address = daemon.adminAddress(role) {
+                    do {
+                        admin = try await runtime.startAdmin(
+                            at: address, store: store, resolver: daemon.resolverAddress, group: group,
+                            readiness: {
+                                guard let endpoint = started.withLock({ $0 }) else { return ["starting"] }
+                                return await endpoint.problems()
+                            })
+                    } catch {
+                        throw AdminListenError(address: address, role: role, cause: error)
+                    }
+                }
+                let endpoint: TunnelEndpoint
+                do {
+                    endpoint = try await start(group)
+                } catch {
+                    await admin?.shutdown()
+                    throw error
+                }
+                started.withLock { $0 = endpoint }
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                     .init(service: StoreService(store: store, logger: runtime.logger))
                 ]
-                if let address = daemon.adminAddress {
-                    let admin = try await runtime.startAdmin(
-                        at: address, store: store, resolver: daemon.resolverAddress, group: group,
-                        readiness: endpoint.problems)
-                    services.append(.init(service: ShutdownService { await admin.shutdown() }))
-                }
+                if let admin { services.append(.init(service: ShutdownService { await admin.shutdown() })) }
                 if engine.statsInterval > 0 {
                     let printer = StatisticsPrinter(
                         endpoint: endpoint, interval: engine.statsInterval, runtime: runtime)
@@ -71,6 +90,19 @@ enum TunnelRunner {
         finished.wait()
         try? group.syncShutdownGracefully()
         if let error = outcome.withLock({ $0 }) { throw error }
+    }
+}
+
+/// The admin listener could not bind: one line naming the address, the cause and the flag that changes it.
+struct AdminListenError: Error, CustomStringConvertible {
+    let address: TunnelTarget
+    let role: DaemonRole
+    let cause: any Error
+
+    var description: String {
+        let reason = (cause as? IOError).map { FileError(path: "bind", errno: $0.errnoCode).message } ?? "\(cause)"
+        return "cannot serve the admin listener on \(address): \(reason); choose another address with "
+            + "--admin HOST:PORT (the \(role) default is \(role.defaultAdmin)) or switch it off with --admin off"
     }
 }
 

@@ -44,7 +44,7 @@ enum TunnelRunner {
                             at: address, store: store, resolver: daemon.resolverAddress, group: group,
                             readiness: {
                                 guard let endpoint = started.withLock({ $0 }) else { return ["starting"] }
-                                return await endpoint.problems()
+                                return endpoint.problems()
                             })
                     } catch {
                         throw AdminListenError(address: address, role: role, cause: error)

@@ -162,9 +162,12 @@ public struct TunnelFrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
     }
 
+    /// The peer's reason as text: invalid UTF-8 is repaired (each bad byte becomes U+FFFD, three bytes), and the
+    /// repaired text is cut back to ``TunnelProtocol/maximumReasonSize`` bytes, so a decoded reason always
+    /// re-encodes to itself (FuzzTunnelFrame found 1,024 bad bytes growing to 3,072).
     private static func readReason(_ payload: inout ByteBuffer) -> String {
         let bytes = payload.readBytes(length: payload.readableBytes) ?? []
-        return String(decoding: bytes, as: UTF8.self)
+        return TunnelProtocol.boundedReason(String(decoding: bytes, as: UTF8.self))
     }
 
     private static func readFingerprints(
@@ -200,7 +203,8 @@ extension ByteBuffer {
     /// Appends one frame in its wire form and returns the number of bytes written.
     ///
     /// - Precondition: the frame's fields are within the protocol's limits (a reason longer than 1,024 bytes
-    ///   is cut short; a host name is at most 255 bytes, as ``TunnelTarget/init(parsing:)`` ensures).
+    ///   is cut short at a character boundary; a host name is at most 255 bytes, as
+    ///   ``TunnelTarget/init(parsing:)`` ensures).
     @discardableResult
     public mutating func writeTunnelFrame(_ frame: TunnelFrame) -> Int {
         let start = writerIndex
@@ -225,7 +229,7 @@ extension ByteBuffer {
             writeInteger(hello.fingerprintKeyCheck)
         case .goAway(let code, let reason), .reset(_, let code, let reason):
             writeInteger(code.wireValue)
-            writeBytes(reason.utf8.prefix(TunnelProtocol.maximumReasonSize))
+            writeBytes(TunnelProtocol.boundedReason(reason).utf8)
         case .open(_, let target, let window):
             let host = Array(target.host.utf8.prefix(255))
             writeInteger(window)

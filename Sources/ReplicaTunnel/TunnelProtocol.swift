@@ -17,6 +17,21 @@ public enum TunnelProtocol {
     public static let maximumHelloSize = 256
     /// The most bytes of UTF-8 a GOAWAY or RESET reason may hold.
     public static let maximumReasonSize = 1024
+
+    /// `reason` cut to its longest prefix of whole Unicode scalars that fits ``maximumReasonSize`` bytes of UTF-8,
+    /// so a cut never splits a character's bytes.
+    static func boundedReason(_ reason: String) -> String {
+        guard reason.utf8.count > maximumReasonSize else { return reason }
+        var size = 0
+        var end = reason.unicodeScalars.startIndex
+        for index in reason.unicodeScalars.indices {
+            let width = UTF8.width(reason.unicodeScalars[index])
+            guard size + width <= maximumReasonSize else { break }
+            size += width
+            end = reason.unicodeScalars.index(after: index)
+        }
+        return String(reason.unicodeScalars[..<end])
+    }
     /// The most fingerprints one CHUNK_REQUEST may name, and one DATA frame may list.
     public static let maximumFingerprintsPerFrame = 4096
     /// The smallest frame payload limit a peer may announce.

@@ -129,6 +129,39 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
         #expect((error as? TunnelError)?.code == code, "\(String(describing: error))")
     }
 
+    /// Regression (FuzzTunnelFrame, 2026-11-30): a GOAWAY or RESET whose 1,024-byte reason is not UTF-8 decoded
+    /// to a reason of 3,072 bytes (each bad byte repaired to U+FFFD), which re-encoded cut short to another frame.
+    @Test(arguments: [TunnelFrame.Kind.goAway, .reset])
+    func aReasonOfBadUTF8DecodesWithinTheLimitAndReencodesToItself(kind: TunnelFrame.Kind) throws {
+        var wire = ByteBuffer()
+        wire.writeInteger(kind.rawValue)
+        wire.writeInteger(UInt8(0))
+        wire.writeInteger(UInt32(kind == .reset ? 1 : 0))
+        wire.writeInteger(UInt32(4 + TunnelProtocol.maximumReasonSize))
+        wire.writeInteger(UInt32(1))
+        wire.writeBytes([UInt8](repeating: 0xFF, count: TunnelProtocol.maximumReasonSize))
+        let (frames, error) = decodeOnChannel(wire, step: 1 << 20)
+        #expect(error == nil)
+        let frame = try #require(frames.first)
+        let reason: String
+        switch frame {
+        case .goAway(_, let text), .reset(_, _, let text): reason = text
+        default: Issue.record("decoded \(frame)"); return
+        }
+        #expect(reason.utf8.count <= TunnelProtocol.maximumReasonSize)
+        #expect(reason.unicodeScalars.allSatisfy { $0 == "\u{FFFD}" })
+        #expect(decodeOnChannel(encoded([frame]), step: 1 << 20).0 == [frame])
+    }
+
+    @Test func aLongReasonIsCutAtACharacterBoundary() throws {
+        let kept = String(repeating: "a", count: TunnelProtocol.maximumReasonSize - 1)
+        let wire = encoded([.goAway(code: .protocolViolation, reason: kept + "é and more")])
+        let payloadStart = TunnelProtocol.frameHeaderSize + 4
+        let written = try #require(wire.getBytes(at: payloadStart, length: wire.readableBytes - payloadStart))
+        #expect(written == Array(kept.utf8))
+        #expect(decodeOnChannel(wire, step: 7).0 == [.goAway(code: .protocolViolation, reason: kept)])
+    }
+
     @Test func randomBytesNeverCrashOrOverBuffer() {
         var generator = SplitMix64(seed: 42)
         for _ in 0..<2000 {

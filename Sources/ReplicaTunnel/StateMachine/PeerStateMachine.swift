@@ -76,6 +76,11 @@ struct PeerStateMachine {
     /// that credit and discarded. Bounded to ``TunnelConfiguration/maximumStreams`` entries.
     private var closedStreams: [UInt32: Int] = [:]
     private var closedOrder = CircularBuffer<UInt32>()
+    /// Streams that finished here (both sides half-closed, everything written) while the peer had not yet
+    /// credited back all the bytes this end sent: those bytes stay in ``inFlight`` until the peer's
+    /// WINDOW_UPDATEs for them arrive (it still counts them against its budget until it has written them), or
+    /// until it resets the stream or the entry is forgotten with ``closedStreams``.
+    private var finishedOutstanding: [UInt32: Int] = [:]
     private var nextStreamID: UInt32
     private var lastPeerStream: UInt32 = 0
     /// The most decoded bytes this end may have in flight to the peer (the smaller of both budgets).
@@ -270,6 +275,7 @@ struct PeerStateMachine {
     /// opened means its target is connected.
     mutating func receiveWindowUpdate(_ id: UInt32, increment: Int, at now: NIODeadline) -> Result {
         guard var stream = streams[id] else {
+            releaseFinished(id, upTo: increment)
             return wasOpened(id) ? .ignore : .closeLink(.frameOnUnopenedStream(.windowUpdate, id))
         }
         let released = min(increment, stream.outstanding)
@@ -296,6 +302,7 @@ struct PeerStateMachine {
     /// RESET from the peer: rate-limited; `.proceed` means remove the stream (``remove(_:)``).
     mutating func receiveReset(_ id: UInt32, at now: NIODeadline) -> Result {
         if let violation = defences.admit(.reset, at: now) { return .closeLink(violation) }
+        releaseFinished(id)  // a reset stream sends no more credit: what it held is released
         return streams[id] == nil ? .ignore : .proceed
     }
 
@@ -335,13 +342,28 @@ struct PeerStateMachine {
     @discardableResult
     mutating func remove(_ id: UInt32) -> Stream? {
         guard let stream = streams.removeValue(forKey: id) else { return nil }
-        inFlight -= stream.outstanding
+        let finished = stream.sentHalfClose && stream.peerHalfClosed && stream.unwritten == 0
+        if finished && stream.outstanding > 0 {
+            // The peer is still writing these bytes and will credit them back: keep them charged until then.
+            finishedOutstanding[id] = stream.outstanding
+        } else {
+            inFlight -= stream.outstanding
+        }
         closedStreams[id] = stream.receiveAllowance
         closedOrder.append(id)
         while closedOrder.count > configuration.maximumStreams, let oldest = closedOrder.popFirst() {
             closedStreams.removeValue(forKey: oldest)
+            releaseFinished(oldest)
         }
         return stream
+    }
+
+    /// Releases up to `limit` bytes still charged for a stream that finished here (all of them by default).
+    private mutating func releaseFinished(_ id: UInt32, upTo limit: Int = .max) {
+        guard let held = finishedOutstanding[id] else { return }
+        let released = min(limit, held)
+        inFlight -= released
+        finishedOutstanding[id] = held - released > 0 ? held - released : nil
     }
 
     /// Streams on which nothing moved for the idle timeout.

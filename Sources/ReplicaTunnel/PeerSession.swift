@@ -51,6 +51,11 @@ final class PeerSession: ChannelDuplexHandler {
     private var pendingTotal = 0
     private var starved: [UInt32] = []
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
+    /// When the keepalive tick last ran: a tick much later than its interval means this loop was busy (or the
+    /// process was not scheduled), and the peer's frames may be sitting unread in the socket.
+    private var lastTick = NIODeadline.uptimeNanoseconds(0)
+    /// The previous tick was late and deferred its verdict on the peer's silence (never two in a row).
+    private var verdictDeferred = false
     private var keepalive: RepeatedTask?
     /// A read the pipeline asked for while reading from the peer was paused (replies not taken by the socket, or
     /// a decode backlog).
@@ -128,6 +133,7 @@ final class PeerSession: ChannelDuplexHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard keepalive == nil, machine.phase == .handshaking else { return }
         lastHeard = context.eventLoop.now
+        lastTick = lastHeard
         let hello = TunnelHello(
             capabilities: [.chunkRecovery], storeID: store.storeID, frameLimit: UInt32(configuration.frameLimit),
             receiveBudget: UInt32(configuration.linkBudget),
@@ -145,7 +151,15 @@ final class PeerSession: ChannelDuplexHandler {
         // While a decode backlog keeps this end from reading, the peer's frames wait unread: its silence is ours.
         if readHeld && decodeBacklogFull { lastHeard = now }
         let silence = now - lastHeard
-        if silence > configuration.keepaliveTimeout {
+        // NIO runs due timers after the I/O of a loop iteration: a tick delayed by a long burst of work on this
+        // loop runs before the sockets that became readable meanwhile are read. Such a late tick judges nothing;
+        // the next one (an interval later, after a read) does, so a dead peer is still found one interval later.
+        // Never two in a row: on a loop that stays overloaded a dead peer is still found.
+        let late = now - lastTick > configuration.keepaliveInterval + configuration.keepaliveInterval
+        let deferring = late && !verdictDeferred
+        verdictDeferred = deferring
+        lastTick = now
+        if silence > configuration.keepaliveTimeout && !deferring {
             fail(
                 TunnelError(
                     .peerTimeout,

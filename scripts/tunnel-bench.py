@@ -3,8 +3,12 @@
 
   scripts/tunnel-bench.py [path/to/replica [tunnel options...]]   (default: .build/release/replica; needs socat)
 
-Environment: BENCH_MIB (256), BENCH_PORT_BASE (31100), BENCH_PARTS (which of 1,2,3 to run; all by default),
-BENCH_BEFORE=path/to/older/replica (parts 1 and 3 also run that build, in the same run, labelled "before").
+4. (only when asked for in BENCH_PARTS) the builds in turn, three rounds of one TLS transfer each: MB/s and the
+   CPU time the client and the server spent per byte (utime + stime from /proc/PID/stat), which a busy machine
+   disturbs less than a best-of-3 throughput.
+
+Environment: BENCH_MIB (256), BENCH_PORT_BASE (31100), BENCH_PARTS (which of 1,2,3,4 to run; 1,2,3 by default),
+BENCH_BEFORE=path/to/older/replica (parts 1, 3 and 4 also run that build, in the same run, labelled "before").
 
 1. Throughput of incompressible data: direct, through a plain TCP relay (socat), through the tunnel with
    mutual TLS (the default) and through the tunnel in --insecure-plaintext mode.
@@ -86,6 +90,12 @@ def stop(*processes):
         p.terminate()
         p.wait(timeout=10)
     time.sleep(0.3)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss(pid):
@@ -193,6 +203,20 @@ def main():
         for label, replica in BUILDS:
             memory(replica, f"{label}: " if label else "")
         print(f"   (load average {os.getloadavg()[0]:.1f})")
+
+    if "4" in PARTS:
+        size = int(os.environ.get("BENCH_MIB", "256")) << 20
+        print(f"\n4. CPU per byte, TLS, {size >> 20} MiB of os.urandom, builds in turn:")
+        for round in range(3):
+            for label, replica in BUILDS:
+                client, server = start_tunnel("tls", replica)
+                before = cpu_seconds(client.pid), cpu_seconds(server.pid)
+                seconds = transfer(LOCAL_SINK, os.urandom(size))
+                after = cpu_seconds(client.pid), cpu_seconds(server.pid)
+                stop(client, server)
+                print(f"   {label or 'this':6s} {size / seconds / 1e6:6.0f} MB/s, ns per byte: client "
+                      f"{(after[0] - before[0]) * 1e9 / size:.2f}, server {(after[1] - before[1]) * 1e9 / size:.2f}"
+                      f" (load {os.getloadavg()[0]:.1f})")
 
 
 try:

@@ -204,10 +204,15 @@ final class TunnelFrameWriter: ChannelOutboundHandler {
     typealias OutboundIn = TunnelFrame
     typealias OutboundOut = ByteBuffer
 
+    /// The smallest DATA payload written as a buffer of its own.
+    static let separateFrom = 16 << 10
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
-        guard case .data(let stream, var payload) = frame, payload.encoded.readableBytes > 0 else {
-            var buffer = context.channel.allocator.buffer(capacity: 64)
+        // A small payload is copied into one buffer with its header (one TLS record, as before); only a large one
+        // is worth a second buffer.
+        guard case .data(let stream, var payload) = frame, payload.encoded.readableBytes >= Self.separateFrom else {
+            var buffer = context.channel.allocator.buffer(capacity: 64 + frame.payloadBytes)
             buffer.writeTunnelFrame(frame)
             context.write(wrapOutboundOut(buffer), promise: promise)
             return
@@ -223,6 +228,17 @@ final class TunnelFrameWriter: ChannelOutboundHandler {
         head.setInteger(fixed + UInt32(encoded.readableBytes), at: lengthIndex)
         context.write(wrapOutboundOut(head), promise: nil)
         context.write(wrapOutboundOut(encoded), promise: promise)
+    }
+}
+
+extension TunnelFrame {
+    /// The bytes of a DATA or CHUNK_REPLY payload's variable part (0 for other frames): a capacity hint.
+    fileprivate var payloadBytes: Int {
+        switch self {
+        case .data(_, let data): data.encoded.readableBytes + 16 * data.references.count
+        case .chunkReply(_, let bytes): bytes?.count ?? 0
+        default: 0
+        }
     }
 }
 

@@ -11,7 +11,7 @@ enum PeerChannel {
             ByteToMessageHandler(
                 TunnelFrameDecoder(frameLimit: session.configuration.frameLimit),
                 maximumBufferSize: session.configuration.frameLimit + TunnelProtocol.frameHeaderSize + (1 << 20)))
-        try operations.addHandler(MessageToByteHandler(TunnelFrameEncoder()))
+        try operations.addHandler(TunnelFrameWriter())
         try operations.addHandler(session)
     }
 }

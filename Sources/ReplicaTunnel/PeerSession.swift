@@ -46,11 +46,26 @@ final class PeerSession: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// The local side of each stream: its socket and the bytes read from it, not yet sent.
     private var locals: [UInt32: TunnelStream] = [:]
+    /// Bytes read from local connections and not yet taken into a batch, over all streams: counted with the
+    /// bytes in flight against the link budget before another local read, so reads held here are bounded by
+    /// the budget (plus one read cycle), not by the number of flows.
+    private var pendingTotal = 0
     private var starved: [UInt32] = []
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
+    /// When the keepalive tick last ran: a tick much later than its interval means this loop was busy (or the
+    /// process was not scheduled), and the peer's frames may be sitting unread in the socket.
+    private var lastTick = NIODeadline.uptimeNanoseconds(0)
+    /// The previous tick was late and deferred its verdict on the peer's silence (never two in a row).
+    private var verdictDeferred = false
     private var keepalive: RepeatedTask?
-    /// A read the pipeline asked for while reading from the peer was paused (replies not taken by the socket).
+    /// A read the pipeline asked for while reading from the peer was paused (replies not taken by the socket, or
+    /// a decode backlog).
     private var readHeld = false
+    /// Encoded bytes held behind the DATA frame being decoded past which the peer is not read until the decode
+    /// returns: enough to keep the pool busy, while the rest of what the peer may send (up to the link budget)
+    /// waits in the sockets, not in this process. Frames held for missing chunks never pause reading (the
+    /// replies that unblock them come behind them).
+    static let decodeBacklog = 4 << 20
     /// The latest round-trip time measured by PING/PONG, once there is one.
     private var roundTrip: TimeAmount?
     /// Batches in a row that compressed by less than 1/32 and referenced nothing before a flow goes plain.
@@ -129,6 +144,7 @@ final class PeerSession: ChannelDuplexHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard keepalive == nil, machine.phase == .handshaking else { return }
         lastHeard = context.eventLoop.now
+        lastTick = lastHeard
         let hello = TunnelHello(
             capabilities: [.chunkRecovery], storeID: store.storeID, frameLimit: UInt32(configuration.frameLimit),
             receiveBudget: UInt32(configuration.linkBudget),
@@ -143,8 +159,18 @@ final class PeerSession: ChannelDuplexHandler {
     private func tick() {
         guard machine.phase != .closed, let context else { return }
         let now = context.eventLoop.now
+        // While a decode backlog keeps this end from reading, the peer's frames wait unread: its silence is ours.
+        if readHeld && decodeBacklogFull { lastHeard = now }
         let silence = now - lastHeard
-        if silence > configuration.keepaliveTimeout {
+        // NIO runs due timers after the I/O of a loop iteration: a tick delayed by a long burst of work on this
+        // loop runs before the sockets that became readable meanwhile are read. Such a late tick judges nothing;
+        // the next one (an interval later, after a read) does, so a dead peer is still found one interval later.
+        // Never two in a row: on a loop that stays overloaded a dead peer is still found.
+        let late = now - lastTick > configuration.keepaliveInterval + configuration.keepaliveInterval
+        let deferring = late && !verdictDeferred
+        verdictDeferred = deferring
+        lastTick = now
+        if silence > configuration.keepaliveTimeout && !deferring {
             fail(
                 TunnelError(
                     .peerTimeout,
@@ -182,12 +208,23 @@ final class PeerSession: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        // While replies pile up unsent, the peer is not read: it cannot make this end queue more.
-        if machine.readingPaused {
+        // While replies pile up unsent, the peer is not read: it cannot make this end queue more. Nor while a
+        // decode backlog is held: the peer's DATA waits in the sockets rather than in memory here.
+        if machine.readingPaused || decodeBacklogFull {
             readHeld = true
         } else {
             context.read()
         }
+    }
+
+    /// A decode job runs and the frames held behind it reach ``decodeBacklog``.
+    private var decodeBacklogFull: Bool { decoding && machine.blockedBytes >= Self.decodeBacklog }
+
+    /// Passes on a read held while reading was paused, once nothing pauses it any more.
+    private func resumeReading() {
+        guard readHeld, !machine.readingPaused, !decodeBacklogFull, let context else { return }
+        readHeld = false
+        context.read()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -336,9 +373,8 @@ final class PeerSession: ChannelDuplexHandler {
     }
 
     private func replyDone(bytes: Int) {
-        guard machine.replyWritten(bytes: bytes), readHeld, let context else { return }
-        readHeld = false
-        context.read()
+        guard machine.replyWritten(bytes: bytes) else { return }
+        resumeReading()
     }
 
     // MARK: Streams
@@ -360,6 +396,7 @@ final class PeerSession: ChannelDuplexHandler {
         for bytes in held {
             local.pending.append(bytes)
             local.pendingBytes += bytes.readableBytes
+            pendingTotal += bytes.readableBytes
         }
         local.localEOF = inputClosed
         locals[id] = local
@@ -434,6 +471,7 @@ final class PeerSession: ChannelDuplexHandler {
         local.reading = false
         local.pending.append(bytes)
         local.pendingBytes += bytes.readableBytes
+        pendingTotal += bytes.readableBytes
         local.releaseHeld()
     }
 
@@ -481,6 +519,7 @@ final class PeerSession: ChannelDuplexHandler {
             let batch = takeBatch(local, room: min(room, configuration.batchLimit))
             let length = batch.readableBytes
             local.pendingBytes -= length
+            pendingTotal -= length
             // A flow that looks like TLS or media skips compression, probing again now and then; it is still
             // chunked and fingerprinted (its chunker state carried across batches), so what repeats is referenced.
             let uncompressed = local.incompressibleStreak >= Self.plainAfter && local.plainBatches < Self.probeEvery
@@ -525,6 +564,11 @@ final class PeerSession: ChannelDuplexHandler {
                 }
                 session.flushIfNeeded()
             }
+            // Read ahead while the pool encodes: the socket's next bytes (one read cycle, within the stream's
+            // credit and the link budget, as any read) are pending when the batch returns, so the event loop and
+            // the encoder work at once instead of in turn. One batch per link is encoded at a time, so this adds
+            // at most one read cycle per link.
+            requestRead(local)
             return
         }
         if local.localEOF, machine.streams[id]?.sentHalfClose == false {
@@ -539,8 +583,10 @@ final class PeerSession: ChannelDuplexHandler {
     /// Puts the undecided end of a batch back in front of the stream's pending bytes, to go with the flow's next
     /// read, or alone after ``holdDelay`` if none comes.
     private func hold(_ rest: ByteBuffer, on local: TunnelStream) {
+        guard locals[local.id] === local else { return }  // reset while encoding: its bytes are gone with it
         local.pending.prepend(rest)
         local.pendingBytes += rest.readableBytes
+        pendingTotal += rest.readableBytes
         guard let context else { return }
         local.heldBytes = rest.readableBytes
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -607,7 +653,7 @@ final class PeerSession: ChannelDuplexHandler {
         guard let channel = local.channel, !local.localEOF, !local.reading, local.pendingBytes == local.heldBytes,
             let stream = machine.streams[local.id], stream.sendCredit > 0
         else { return }
-        guard machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false else {
+        guard machine.inFlight + pendingTotal < machine.sendBudget, context?.channel.isWritable ?? false else {
             starve(local)
             return
         }
@@ -683,6 +729,7 @@ final class PeerSession: ChannelDuplexHandler {
             case .failure(let error):
                 session.fail(TunnelError(.decodeFailed, "the decoder could not run: \(error)"))
             }
+            session.resumeReading()
             session.flushIfNeeded()
         }
     }
@@ -779,6 +826,8 @@ final class PeerSession: ChannelDuplexHandler {
         let removed = machine.remove(id)
         let local = locals.removeValue(forKey: id)
         guard removed != nil || local != nil else { return }
+        pendingTotal -= local?.pendingBytes ?? 0
+        local?.pendingBytes = 0
         engine?.encoder.endFlow(id)
         statistics.update {
             $0.activeFlows = machine.streams.count

@@ -14,7 +14,10 @@ public struct TunnelConfiguration: Sendable {
     /// The most decoded bytes in flight over one peer link in each direction (sent, not yet credited back).
     /// It bounds the receiver's buffering for the whole link and the sender's chunk retention.
     public var linkBudget: Int
-    /// The most application bytes carried by one DATA frame.
+    /// The most application bytes carried by one DATA frame. The default, 192 KiB, keeps an encoded batch
+    /// (raw blocks of incompressible bytes, their headers and the reference list) under the smallest frame limit
+    /// a peer may announce (``TunnelProtocol/minimumFrameLimit``, 256 KiB), while a bulk flow pays the hops to the
+    /// encoder's thread once per 192 KiB rather than once per 64 KiB.
     public var batchLimit: Int
     /// The largest frame payload accepted from the peer.
     public var frameLimit: Int
@@ -48,7 +51,7 @@ public struct TunnelConfiguration: Sendable {
         streamWindow: Int = 1 << 20,
         maximumStreamWindow: Int = 16 << 20,
         linkBudget: Int = 64 << 20,
-        batchLimit: Int = 64 << 10,
+        batchLimit: Int = 192 << 10,
         frameLimit: Int = TunnelProtocol.defaultFrameLimit,
         maximumStreams: Int = 4096,
         keepaliveInterval: TimeAmount = .seconds(5),
@@ -69,7 +72,7 @@ public struct TunnelConfiguration: Sendable {
         try check(
             streamWindow...(Int(UInt32.max)) ~= linkBudget, "linkBudget",
             "\(linkBudget) must be at least the stream window and below 4 GiB")
-        try check((1 << 10)...(256 << 10) ~= batchLimit, "batchLimit", "\(batchLimit) is outside 1 KiB...256 KiB")
+        try check((1 << 10)...(192 << 10) ~= batchLimit, "batchLimit", "\(batchLimit) is outside 1 KiB...192 KiB")
         try check(
             TunnelProtocol.minimumFrameLimit...(64 << 20) ~= frameLimit, "frameLimit",
             "\(frameLimit) is outside 256 KiB...64 MiB")

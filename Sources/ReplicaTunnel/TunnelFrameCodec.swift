@@ -199,6 +199,52 @@ public struct TunnelFrameEncoder: MessageToByteEncoder {
     }
 }
 
+/// Writes peer-protocol frames to the channel as ``TunnelFrameEncoder`` serialises them, without copying a DATA
+/// frame's encoded payload: the frame header and DATA's fixed fields go out in one small buffer and the payload
+/// follows as the buffer the encoder produced (a writev on a plain socket; TLS encrypts from it directly). The
+/// bytes on the wire are the same; a bulk flow saves one copy of everything it sends.
+final class TunnelFrameWriter: ChannelOutboundHandler {
+    typealias OutboundIn = TunnelFrame
+    typealias OutboundOut = ByteBuffer
+
+    /// The smallest DATA payload written as a buffer of its own.
+    static let separateFrom = 16 << 10
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        // A small payload is copied into one buffer with its header (one TLS record, as before); only a large one
+        // is worth a second buffer.
+        guard case .data(let stream, var payload) = frame, payload.encoded.readableBytes >= Self.separateFrom else {
+            var buffer = context.channel.allocator.buffer(capacity: 64 + frame.payloadBytes)
+            buffer.writeTunnelFrame(frame)
+            context.write(wrapOutboundOut(buffer), promise: promise)
+            return
+        }
+        let encoded = payload.encoded
+        payload.encoded = ByteBuffer()
+        var head = context.channel.allocator.buffer(
+            capacity: TunnelProtocol.frameHeaderSize + 14 + 16 * payload.references.count)
+        head.writeTunnelFrame(.data(stream: stream, payload))
+        // The length field (after type, flags and stream) counts the payload written separately.
+        let lengthIndex = head.readerIndex + 6
+        let fixed = head.getInteger(at: lengthIndex, as: UInt32.self) ?? 0
+        head.setInteger(fixed + UInt32(encoded.readableBytes), at: lengthIndex)
+        context.write(wrapOutboundOut(head), promise: nil)
+        context.write(wrapOutboundOut(encoded), promise: promise)
+    }
+}
+
+extension TunnelFrame {
+    /// The bytes of a DATA or CHUNK_REPLY payload's variable part (0 for other frames): a capacity hint.
+    fileprivate var payloadBytes: Int {
+        switch self {
+        case .data(_, let data): data.encoded.readableBytes + 16 * data.references.count
+        case .chunkReply(_, let bytes): bytes?.count ?? 0
+        default: 0
+        }
+    }
+}
+
 extension ByteBuffer {
     /// Appends one frame in its wire form and returns the number of bytes written.
     ///

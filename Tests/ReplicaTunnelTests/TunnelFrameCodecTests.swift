@@ -64,12 +64,27 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
         #expect(frames == sampleFrames)
     }
 
-    @Test func encoderHandlerWritesTheWireForm() throws {
-        let channel = EmbeddedChannel(handler: MessageToByteHandler(TunnelFrameEncoder()))
-        for frame in sampleFrames { try channel.writeOutbound(frame) }
+    /// The encoder handler and the link's writer (which sends a DATA payload as its own buffer, uncopied) put
+    /// the same bytes on the wire; the writer's DATA payload leaves as the very buffer it was given.
+    @Test(arguments: [false, true])
+    func bothFrameWritersPutTheWireFormOnTheWire(copyFree: Bool) throws {
+        let handler: any ChannelHandler = copyFree ? TunnelFrameWriter() : MessageToByteHandler(TunnelFrameEncoder())
+        let channel = EmbeddedChannel(handler: handler)
+        let payload = ByteBuffer(bytes: (0..<TunnelFrameWriter.separateFrom).map { UInt8(truncatingIfNeeded: $0) })
+        let frames = sampleFrames + [
+            .data(stream: 5, .plain(payload)),
+            .data(stream: 9, .plain(ByteBuffer(bytes: [1, 2, 3]))),
+            .data(stream: 7, TunnelData(decodedLength: 0, checksum: 1, references: [], encoded: ByteBuffer())),
+        ]
+        for frame in frames { try channel.writeOutbound(frame) }
         var all = ByteBuffer()
-        while var part = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&part) }
-        #expect(all == encoded(sampleFrames))
+        var parts: [ByteBuffer] = []
+        while var part = try channel.readOutbound(as: ByteBuffer.self) {
+            parts.append(part)
+            all.writeBuffer(&part)
+        }
+        #expect(all == encoded(frames))
+        if copyFree { #expect(parts.contains { $0 == payload }) }
         #expect(try channel.finish().isClean)
     }
 

@@ -18,6 +18,7 @@ baselines run on exactly the application bytes the tunnel carried:
   patch-from        `zstd -3 --long=27 --patch-from=PREVIOUS` (the previous step's bytes).
 With APP_PIECES=random the APP relay forwards what the server sends in pieces of random size (1 byte to 64 KiB,
 TCP_NODELAY), so the tunnel server reads other sizes than with whole 64 KiB reads.
+With TUNNEL_ARGS="--level 3" both tunnel ends run at the CLI's default zstd level (the tunnel's default is 1).
 Ports: 32000-32009 (REAL_PORT_BASE moves them). Work files: .build/real-clients (REAL_WORK moves them).
 """
 import os, random, shutil, socket, subprocess, sys, threading, time
@@ -30,6 +31,7 @@ CORPORA = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "corpora")
 WORK = os.path.abspath(os.environ.get("REAL_WORK", ".build/real-clients"))
 BASE = int(os.environ.get("REAL_PORT_BASE", "32000"))
 PIECES = os.environ.get("APP_PIECES", "whole")
+TUNNEL_ARGS = os.environ.get("TUNNEL_ARGS", "").split()  # more options for both ends, e.g. "--level 3"
 GIT, HTTP, RSYNC, TUNNEL, LINK, APP, LOCAL = (BASE + i for i in range(7))
 OPENSSL = ["3.0.17", "3.0.20", "3.0.22"]
 
@@ -83,6 +85,14 @@ class Relay:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def close(self):
+        """Stops accepting (shutdown wakes the accepting thread, so the port is free at once)."""
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
 
     def counts(self):
         with self.lock:
@@ -146,11 +156,11 @@ def start_tunnel(scenario, target):
     os.makedirs(stores)
     server = start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}", "--allow", f"127.0.0.1:{APP}",
                     "--permit", f"*=127.0.0.1:{APP}", "--quiet", "--admin", "off", "--store", f"{stores}/server",
-                    "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/server.pem", "--key", f"{pki}/server.key"])
+                    "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/server.pem", "--key", f"{pki}/server.key"] + TUNNEL_ARGS)
     wait_port(TUNNEL)
     client = start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{LINK}", "-L", f"{LOCAL}:127.0.0.1:{APP}",
                     "--quiet", "--link-wait", "10", "--admin", "off", "--store", f"{stores}/client",
-                    "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/client.pem", "--key", f"{pki}/client.key"])
+                    "--ca", f"{pki}/ca.pem", "--cert", f"{pki}/client.pem", "--key", f"{pki}/client.key"] + TUNNEL_ARGS)
     wait_port(LOCAL)
     time.sleep(0.5)
     return [client, server]
@@ -197,28 +207,31 @@ def measure(scenario, steps, client_command):
         for p in processes:
             p.terminate()
             p.wait(timeout=15)
-        link.listener.close()
-        app.listener.close()
+        for relay in (link, app):
+            relay.close()
     return rows
 
 
 def main():
     prepare()
     start_servers()
-    print(f"replica: {REPLICA}; TCP pieces from the server: {PIECES}; "
+    print(f"replica: {REPLICA} {' '.join(TUNNEL_ARGS)}; TCP pieces from the server: {PIECES}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     dest = os.path.join(WORK, "dest")
     numpy = sorted(n for n in os.listdir(f"{WORK}/http") if n.startswith("numpy"))
 
     def fresh(index):
         path = os.path.join(dest, str(index))
-        shutil.rmtree(path, ignore_errors=True)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
         os.makedirs(dest, exist_ok=True)
         return path
 
     scenarios = [
         ("git", [f"v{v}" for v in OPENSSL], lambda tag, i: [
-            "git", "clone", "-q", "--depth", "1", "--branch", tag, f"git://127.0.0.1:{LOCAL}/openssl.git", fresh(i)]),
+            "git", "-c", "advice.detachedHead=false", "clone", "-q", "--depth", "1", "--branch", tag, f"git://127.0.0.1:{LOCAL}/openssl.git", fresh(i)]),
         ("curl-tar", [f"openssl-{v}.tar" for v in OPENSSL], lambda name, i: [
             "curl", "-sSf", "-o", fresh(i), f"http://127.0.0.1:{LOCAL}/{name}"]),
         ("curl-whl", numpy, lambda name, i: ["curl", "-sSf", "-o", fresh(i), f"http://127.0.0.1:{LOCAL}/{name}"]),

@@ -72,12 +72,6 @@ final class PeerSession: ChannelDuplexHandler {
     static let plainAfter = 8
     /// Plain batches between two probes through the engine.
     static let probeEvery = 32
-    /// A batch at least this long is bulk input: its undecided end (the start of a chunk the content has not cut
-    /// yet) waits for the flow's next bytes instead of being flushed as a piece, so the chunks both stores learn
-    /// do not depend on where reads ended. Smaller batches (requests, interactive traffic) never wait.
-    static let holdThreshold = 32 << 10
-    /// How long a held end waits for more of its flow before it is sent anyway.
-    static let holdDelay = TimeAmount.milliseconds(2)
     private var needsFlush = false
     /// The promise of the last frame written since the last flush, while no flush is being timed.
     private var flushProbe: EventLoopPromise<Void>?
@@ -472,7 +466,6 @@ final class PeerSession: ChannelDuplexHandler {
         local.pending.append(bytes)
         local.pendingBytes += bytes.readableBytes
         pendingTotal += bytes.readableBytes
-        local.releaseHeld()
     }
 
     func localReadComplete(_ id: UInt32) {
@@ -508,42 +501,30 @@ final class PeerSession: ChannelDuplexHandler {
     private func pump(_ local: TunnelStream) {
         let id = local.id
         guard !local.encoding else { return }
-        if local.localEOF { local.releaseHeld() }
-        if local.pendingBytes > local.heldBytes {
+        if local.pendingBytes > 0 {
             let room = machine.sendRoom(id)
             guard room > 0, !encoding, context?.channel.isWritable ?? false, let engine else {
                 if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
-            local.releaseHeld()
             let batch = takeBatch(local, room: min(room, configuration.batchLimit))
             let length = batch.readableBytes
             local.pendingBytes -= length
             pendingTotal -= length
+            machine.sent(length, on: id, at: now)
             // A flow that looks like TLS or media skips compression, probing again now and then; it is still
             // chunked and fingerprinted (its chunker state carried across batches), so what repeats is referenced.
             let uncompressed = local.incompressibleStreak >= Self.plainAfter && local.plainBatches < Self.probeEvery
-            let hold = !local.localEOF && length >= Self.holdThreshold
             encoding = true
             local.encoding = true
             let started = NIODeadline.now()
             run({
-                // Bulk input sends only what ends at a decided chunk boundary; the rest goes with the next batch.
-                let decided = hold ? engine.encoder.decidedLength(of: batch, flow: id) : 0
-                let part = decided > 0 ? batch.getSlice(at: batch.readerIndex, length: decided) ?? batch : batch
-                return (try engine.encoder.encode(part, flow: id, compress: !uncompressed), engine.encoder.statistics)
+                (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
                 switch result {
                 case .success(let (data, statistics)):
-                    let length = Int(data.decodedLength)
-                    session.machine.sent(length, on: id, at: session.now)
-                    if length < batch.readableBytes, let rest = batch.getSlice(
-                        at: batch.readerIndex + length, length: batch.readableBytes - length)
-                    {
-                        session.hold(rest, on: local)
-                    }
                     if uncompressed {
                         local.plainBatches += 1
                     } else {
@@ -556,7 +537,7 @@ final class PeerSession: ChannelDuplexHandler {
                         data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
                     TunnelMetrics.shared.frameDone(encode: true, since: started)
                     // Other streams waiting for the encoder go first; this one queues behind them.
-                    if local.pendingBytes > local.heldBytes { session.starve(local) }
+                    if local.pendingBytes > 0 { session.starve(local) }
                     session.wakeStarved()
                     session.pump(local)
                 case .failure(let error):
@@ -577,26 +558,6 @@ final class PeerSession: ChannelDuplexHandler {
             finishIfDone(id)
         } else {
             requestRead(local)
-        }
-    }
-
-    /// Puts the undecided end of a batch back in front of the stream's pending bytes, to go with the flow's next
-    /// read, or alone after ``holdDelay`` if none comes.
-    private func hold(_ rest: ByteBuffer, on local: TunnelStream) {
-        guard locals[local.id] === local else { return }  // reset while encoding: its bytes are gone with it
-        local.pending.prepend(rest)
-        local.pendingBytes += rest.readableBytes
-        pendingTotal += rest.readableBytes
-        guard let context else { return }
-        local.heldBytes = rest.readableBytes
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let id = local.id
-        local.holdTimer = context.eventLoop.scheduleTask(in: Self.holdDelay) {
-            let session = bound.value
-            guard let local = session.locals[id], local.heldBytes > 0 else { return }
-            local.releaseHeld()
-            session.pump(local)
-            session.flushIfNeeded()
         }
     }
 
@@ -650,7 +611,7 @@ final class PeerSession: ChannelDuplexHandler {
     }
 
     private func requestRead(_ local: TunnelStream) {
-        guard let channel = local.channel, !local.localEOF, !local.reading, local.pendingBytes == local.heldBytes,
+        guard let channel = local.channel, !local.localEOF, !local.reading, local.pendingBytes == 0,
             let stream = machine.streams[local.id], stream.sendCredit > 0
         else { return }
         guard machine.inFlight + pendingTotal < machine.sendBudget, context?.channel.isWritable ?? false else {
@@ -939,17 +900,6 @@ final class TunnelStream {
     var incompressibleStreak = 0
     /// Plain batches since the last probe through the engine.
     var plainBatches = 0
-    /// Bytes at the front of ``pending`` held back for the flow's next read (the undecided end of a bulk batch).
-    var heldBytes = 0
-    /// Sends a held end if no read comes first.
-    var holdTimer: Scheduled<Void>?
-
-    /// Lets a held end go with the next batch.
-    func releaseHeld() {
-        heldBytes = 0
-        holdTimer?.cancel()
-        holdTimer = nil
-    }
 
     init(id: UInt32) { self.id = id }
 }

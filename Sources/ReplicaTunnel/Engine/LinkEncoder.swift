@@ -77,19 +77,6 @@ public final class LinkEncoder {
             encoded: ByteBuffer(bytes: scratch))
     }
 
-    /// How much of `bytes` ends at a chunk boundary the content has already decided, given the flow's chunker
-    /// state: the longest start of the batch that ``encode(_:flow:compress:)`` can send without handing out part
-    /// of a chunk at its flush. 0 when the batch decides no boundary.
-    ///
-    /// A session that expects more of the flow soon sends only this much and keeps the rest for the next batch,
-    /// so the chunks stored on both ends are those of the whole stream, not pieces cut where a read ended.
-    public func decidedLength(of bytes: ByteBuffer, flow: UInt32) -> Int {
-        var probe = flows.withLock { $0.peek(flow) } ?? Chunker(encoder.configuration.chunker)
-        var decided = 0
-        bytes.withUnsafeReadableBytes { buffer in probe.append(buffer) { chunk in decided += chunk.count } }
-        return decided
-    }
-
     /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.
     public func endFlow(_ flow: UInt32) {
         flows.withLock { $0.forget(flow) }
@@ -118,9 +105,6 @@ struct FlowChunkers {
         forgetActive = false
         return idle.removeValue(forKey: flow)
     }
-
-    /// A copy of a flow's state between batches (`nil` for a new flow).
-    func peek(_ flow: UInt32) -> Chunker? { idle[flow] }
 
     /// Puts a flow's state back after its batch, unless the flow ended meanwhile.
     mutating func end(_ flow: UInt32, keeping chunker: Chunker) {

@@ -71,11 +71,12 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
         let handler: any ChannelHandler = copyFree ? TunnelFrameWriter() : MessageToByteHandler(TunnelFrameEncoder())
         let channel = EmbeddedChannel(handler: handler)
         let payload = ByteBuffer(bytes: (0..<TunnelFrameWriter.separateFrom).map { UInt8(truncatingIfNeeded: $0) })
-        let frames = sampleFrames + [
-            .data(stream: 5, .plain(payload)),
-            .data(stream: 9, .plain(ByteBuffer(bytes: [1, 2, 3]))),
-            .data(stream: 7, TunnelData(decodedLength: 0, checksum: 1, references: [], encoded: ByteBuffer())),
-        ]
+        let frames =
+            sampleFrames + [
+                .data(stream: 5, .plain(payload)),
+                .data(stream: 9, .plain(ByteBuffer(bytes: [1, 2, 3]))),
+                .data(stream: 7, TunnelData(decodedLength: 0, checksum: 1, references: [], encoded: ByteBuffer())),
+            ]
         for frame in frames { try channel.writeOutbound(frame) }
         var all = ByteBuffer()
         var parts: [ByteBuffer] = []

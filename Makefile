@@ -39,6 +39,8 @@ test: deps
 	$(MAKE) --no-print-directory c-test
 	$(MAKE) --no-print-directory docs
 	python3 scripts/appliance-e2e.py "$$($(SWIFT) build --show-bin-path)/replica"
+	# hadolint on both Containerfiles, systemd-analyze verify on the units, compose config (installs them if missing).
+	$(MAKE) --no-print-directory lint-containers
 	# A short fuzz pass (docs/FUZZING.md): builds the harnesses over ReplicaCore and the C ABI (about 2 minutes
 	# cold), replays the committed seeds and fuzzes each for 10 s; any crash, leak or memory-limit breach fails.
 	$(MAKE) --no-print-directory fuzz-ci

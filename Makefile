@@ -159,7 +159,7 @@ fuzz: fuzz-build
 		name=$${harness%%:*}; corpus=$${harness##*:}; mkdir -p $(FUZZ_WORK)/$$name; seeds=""; \
 		for c in $$(echo $$corpus | tr + ' '); do seeds="$$seeds $(CURDIR)/Fuzz/Corpus/$$c"; done; \
 		echo "== $$name: $(FUZZ_SECONDS) s on Fuzz/Corpus/$$corpus (log: $(FUZZ_WORK)/$$name.log)"; \
-		( cd $(FUZZ_WORK) && "$$bin/$$name" -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS) \
+		( cd $(FUZZ_WORK) && SWIFT_BACKTRACE=enable=no "$$bin/$$name" -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS) \
 			-artifact_prefix=$(FUZZ_WORK)/$$name- $(FUZZ_WORK)/$$name $$seeds \
 			> $(FUZZ_WORK)/$$name.log 2>&1 ) || { status=1; echo "$$name FAILED:"; grep -E -A5 "FUZZ FAILURE|ERROR" $(FUZZ_WORK)/$$name.log | head -40; }; \
 		grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb" $(FUZZ_WORK)/$$name.log | tr '\n' ' '; echo; \

@@ -269,7 +269,9 @@ extension LinkStoreRunTests {
             warm[runs] = link
         }
         let with = try #require(warm[true]), without = try #require(warm[false])
-        print("LinkStoreRunTests: warm edited copy of \(edited.count) bytes: \(with) link bytes with runs, \(without) without")
+        print(
+            "LinkStoreRunTests: warm edited copy of \(edited.count) bytes: \(with) link bytes with runs, "
+                + "\(without) without")
         // The stream's 17 bytes per reference become about 25 per run; the frame still lists each chunk (16 bytes).
         #expect(with * 4 < without * 3)
     }

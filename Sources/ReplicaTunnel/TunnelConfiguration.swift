@@ -85,15 +85,14 @@ public struct TunnelConfiguration: Sendable {
             "must be positive, the maximum at least the initial")
         let engine = try encoder ?? Self.defaultEncoder()
         // Each direction's decoder keeps zstd's history within the link's decoder memory limit, so the long window
-        // is capped at 2^25 bytes. Store runs are off: a run names chunks by the sender's store order, and a hub's
-        // store interleaves many links' chunks, so the receiver's order differs and the run check would end the
-        // link (seen in the hostile suite's client restarts). Each stored chunk travels as its own reference.
+        // is capped at 2^25 bytes. Store runs name chunks in the order of each DATA frame's reference list (see
+        // LinkEncoder and PinnedStore), never the receiver's store order, which differs on a hub.
         let longWindowLog = engine.codec.longWindowLog.map { min($0, Self.defaultLongWindowLog) }
         self.encoder = try EncoderConfiguration(
             chunker: engine.chunker,
             codec: CodecConfiguration(engine.codec.kind, level: engine.codec.level, longWindowLog: longWindowLog),
             windowSize: engine.windowSize, blockSize: engine.blockSize, fingerprinter: engine.fingerprinter,
-            storeRuns: false)
+            storeRuns: engine.storeRuns)
         self.streamWindow = streamWindow
         self.maximumStreamWindow = maximumStreamWindow
         self.linkBudget = linkBudget

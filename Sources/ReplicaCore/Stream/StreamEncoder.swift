@@ -28,6 +28,12 @@ public final class StreamEncoder {
     /// archives): chunks are still cut, fingerprinted, stored and sent as references when they repeat, but new
     /// chunks are stored raw without a compression attempt. Takes effect at the next block.
     public var compressesLiterals = true
+    /// Whether a store run (and a run of store-prefix chunks) may pair two chunks only where the second is listed
+    /// right after the first in ``takeStoreDependencies()``'s list with its repeats removed. Set it when the
+    /// receiver knows the sender's order only from that list (a tunnel link's DATA frame carries it, and the
+    /// receiver's store holds the chunks in another order); the caller must then take the dependencies after
+    /// each flush. Off by default: a run follows the store's order alone.
+    public var runsFollowDependencyList = false
 
     private let store: (any ChunkWriting)?
     private let fingerprinter: Fingerprinter
@@ -54,6 +60,9 @@ public final class StreamEncoder {
     /// The stored chunks the written blocks depend on, in the order they were written: every store reference
     /// (each chunk of a store run) and every chunk of a store prefix. See ``takeStoreDependencies()``.
     private var storeDependencies: [Fingerprint] = []
+    /// With ``runsFollowDependencyList``: the chunks of ``storeDependencies``, and the last one listed first.
+    private var listedDependencies: Set<Fingerprint> = []
+    private var lastListedDependency: Fingerprint?
 
     /// Creates an encoder.
     ///
@@ -156,7 +165,11 @@ public final class StreamEncoder {
     /// (a tunnel link answering chunk requests) learns them here rather than by watching the store's calls,
     /// which also see lookups that end up unused.
     public func takeStoreDependencies() -> [Fingerprint] {
-        defer { storeDependencies.removeAll(keepingCapacity: true) }
+        defer {
+            storeDependencies.removeAll(keepingCapacity: true)
+            listedDependencies.removeAll(keepingCapacity: true)
+            lastListedDependency = nil
+        }
         return storeDependencies
     }
 
@@ -196,7 +209,7 @@ public final class StreamEncoder {
         } else if let store, store.contains(fingerprint) {
             followOldStream(from: fingerprint)
             if configuration.storeRuns && run.count > 0 && run.next == fingerprint
-                && run.count < BlockFormat.maximumRunChunks
+                && run.count < BlockFormat.maximumRunChunks && mayFollow(storeDependencies.last, with: fingerprint)
             {
                 run.extend(with: fingerprint)
             } else {
@@ -205,7 +218,7 @@ public final class StreamEncoder {
             }
             run.next = configuration.storeRuns ? storedSuccessor(of: fingerprint) : nil
             window.append(fingerprint, length: chunk.count)
-            storeDependencies.append(fingerprint)
+            appendDependency(fingerprint)
             statistics.storeReferences &+= 1
             statistics.storeReferenceBytes &+= length
         } else {
@@ -225,6 +238,23 @@ public final class StreamEncoder {
         {
             try closeBlock(into: &output)
         }
+    }
+
+    /// Records a chunk the written blocks depend on.
+    private func appendDependency(_ fingerprint: Fingerprint) {
+        storeDependencies.append(fingerprint)
+        if runsFollowDependencyList, listedDependencies.insert(fingerprint).inserted {
+            lastListedDependency = fingerprint
+        }
+    }
+
+    /// Whether a run may pair `previous` (the last dependency appended) with `next`: with
+    /// ``runsFollowDependencyList``, only when `next` will be listed right after `previous` in the dependency
+    /// list with its repeats removed, so a receiver that knows only that list resolves the pair from it.
+    private func mayFollow(_ previous: Fingerprint?, with next: Fingerprint) -> Bool {
+        guard runsFollowDependencyList else { return true }
+        guard let previous else { return false }
+        return lastListedDependency == previous && !listedDependencies.contains(next)
     }
 
     /// Writes the pending store references: one store reference, or a store run for two or more.
@@ -305,12 +335,13 @@ public final class StreamEncoder {
             try prefix.withUnsafeBytes { try compressor.compress(body, prefix: $0) }
         }
         guard let compressed else { return nil }
-        storeDependencies += chosen
         // The prefix list as runs of chunks that follow one another in the store (format 2).
         var runs: [StoreRun] = []
         var previous: Fingerprint?
         for fingerprint in chosen {
-            if configuration.storeRuns, let previous, block.storedSuccessors[previous] == fingerprint {
+            let follows = mayFollow(previous, with: fingerprint)
+            appendDependency(fingerprint)
+            if configuration.storeRuns, follows, let previous, block.storedSuccessors[previous] == fingerprint {
                 runs[runs.count - 1].extend(with: fingerprint)
             } else {
                 var run = StoreRun()

@@ -96,14 +96,17 @@ public final class LinkDecoder {
 
 /// The store a tunnel decoder sees: chunks pinned for the payload being decoded, in front of the real store.
 ///
-/// Its order (``successor(of:)``) is first the sender's: the payload's reference list names the chunks in the
-/// order the sender's encoder met them, so a store run resolves chunk by chunk from that list even when this
-/// side's store received the chunks in another order (from CHUNK_REQUEST replies, or after an eviction).
+/// Its order (``successor(of:)``) is the sender's, and only the payload's: the sender's encoder pairs two chunks
+/// in a store run only where the second follows the first in the payload's reference list (repeats removed), so
+/// a run resolves chunk by chunk from that list. This side's store holds the chunks in another order (a hub's
+/// store interleaves its links; CHUNK_REQUEST replies and evictions reorder it), so its order is never used: a
+/// run the list does not carry fails its check (`storeOrderMismatch`) and never resolves to other chunks.
 final class PinnedStore: ChunkWriting {
     private let store: any ChunkWriting
     private let pins = Mutex([Fingerprint: [UInt8]]())
     private let peer = Mutex<PeerKnowledge?>(nil)
-    /// Each referenced chunk's successor in the payload's reference list (the first one where a chunk repeats).
+    /// Each referenced chunk's successor in the payload's reference list (the first one where a chunk repeats):
+    /// at most one entry per reference of the payload being decoded, cleared with the pins.
     private let senderOrder = Mutex([Fingerprint: Fingerprint]())
 
     init(store: any ChunkWriting) { self.store = store }
@@ -148,7 +151,7 @@ final class PinnedStore: ChunkWriting {
     }
 
     func successor(of fingerprint: Fingerprint) -> Fingerprint? {
-        senderOrder.withLock { $0[fingerprint] } ?? store.successor(of: fingerprint)
+        senderOrder.withLock { $0[fingerprint] }
     }
 
     func contains(_ fingerprint: Fingerprint) -> Bool {

@@ -32,6 +32,8 @@ public final class LinkEncoder {
     public init(configuration: EncoderConfiguration, store: any ChunkWriting, retentionLimit: Int) throws {
         self.recorder = ReferenceRecorder(store: store, retentionLimit: retentionLimit)
         self.encoder = try StreamEncoder(configuration: configuration, store: recorder)
+        // The peer resolves a store run from the frame's reference list alone (its store's order is not ours).
+        encoder.runsFollowDependencyList = true
     }
 
     /// The encoder's counters so far.

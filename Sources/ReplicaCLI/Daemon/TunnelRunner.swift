@@ -120,10 +120,30 @@ struct ShutdownService: Service {
 struct StoreService: Service {
     let store: any ChunkStore
     let logger: Logger
+    /// How often a disk store's written bytes are synced while the daemon runs. The store syncs by itself only
+    /// when a write comes (every 8 MiB, or a second after the last sync), so without this the tail of a burst
+    /// would wait for the next write or for shutdown; with it, nothing acknowledged stays unsynced for much
+    /// longer than a second. Syncing is a no-op when nothing is pending, and runs on NIO's thread pool, never on
+    /// the cooperative pool.
+    static let syncInterval = Duration.seconds(1)
 
     func run() async throws {
-        try? await gracefulShutdown()
-        guard let disk = store as? DiskChunkStore else { return }
+        guard let disk = store as? DiskChunkStore else {
+            try? await gracefulShutdown()
+            return
+        }
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.syncInterval) }
+            } catch {
+                break
+            }
+            do {
+                try await NIOThreadPool.singleton.runIfActive { try disk.flush() }
+            } catch {
+                logger.error("store sync failed", metadata: ["error": "\(error)"])
+            }
+        }
         do {
             try disk.close()
             logger.info("store flushed and closed")

@@ -47,6 +47,13 @@ public final class StreamEncoder {
     private let outputLimit: Int
     /// Whether new chunks are compressed against stored neighbours of the chunks referenced around them.
     private let usesStorePrefix: Bool
+    /// The literal chunks whose bytes the zstd stream's history still holds (its long window, or level 3's
+    /// default window without one): a block is never compressed against a store prefix of those, since the
+    /// prefix's one-shot context would trade the stream's whole history for bytes the stream already has.
+    private var literalHistory: EncoderWindow
+    /// The literal chunks of the open block: they join ``literalHistory`` only if the block goes through the
+    /// stream (not raw, not store-prefixed).
+    private var blockLiterals: [(fingerprint: Fingerprint, length: Int)] = []
     /// Where the current position probably is in the sequence of chunks the store remembers.
     private var oldStreamCursor: Fingerprint?
     /// The cursor the last new chunk was compressed against.
@@ -80,6 +87,8 @@ public final class StreamEncoder {
         self.contentCheck = try XXH3Stream()
         self.outputLimit = BlockFormat.outputLimit(blockSize: configuration.blockSize)
         self.usesStorePrefix = store != nil && configuration.codec.kind == .zstd
+        self.literalHistory = EncoderWindow(
+            capacity: usesStorePrefix ? 1 << (configuration.codec.longWindowLog ?? 21) : 0)
         var flags: StreamHeader.Flags = []
         if store != nil { flags.insert(.storeBacked) }
         if fingerprinter.kind == .keyedXXH3 { flags.insert(.keyedFingerprints) }
@@ -228,7 +237,10 @@ public final class StreamEncoder {
             block.body.append(contentsOf: chunk)
             window.append(fingerprint, length: chunk.count)
             try store?.put(chunk, as: fingerprint)
-            if usesStorePrefix { block.storedInBlock.insert(fingerprint) }
+            if usesStorePrefix {
+                block.storedInBlock.insert(fingerprint)
+                blockLiterals.append((fingerprint, chunk.count))
+            }
             statistics.literalChunks &+= 1
             statistics.literalBytes &+= length
         }
@@ -324,7 +336,8 @@ public final class StreamEncoder {
         var chosen: [Fingerprint] = []
         var seen: Set<Fingerprint> = []
         var prefix: [UInt8] = []
-        for candidate in block.prefixCandidates where !block.storedInBlock.contains(candidate) {
+        for candidate in block.prefixCandidates
+        where !block.storedInBlock.contains(candidate) && literalHistory.distance(to: candidate) == nil {
             guard chosen.count < BlockFormat.maximumPrefixChunks, prefix.count < BlockFormat.prefixBudget else { break }
             guard seen.insert(candidate).inserted, let bytes = try store.get(candidate) else { continue }
             chosen.append(candidate)
@@ -378,6 +391,10 @@ public final class StreamEncoder {
                 (stored, encoding) = compressed
             }
         }
+        if encoding == .zstd {
+            for literal in blockLiterals { literalHistory.append(literal.fingerprint, length: literal.length) }
+        }
+        blockLiterals.removeAll(keepingCapacity: true)
         let payload = stored ?? block.body[...]
         let storedCheck = payload.withUnsafeBytes { XXHash.hash64($0) }
         let header = BlockHeader(

@@ -309,10 +309,15 @@ extension LinkStoreRunTests {
         var oneStream: [UInt8] = []
         try stream.encode(payload, into: &oneStream)
         try stream.finish(into: &oneStream)
-        // The link, in 64 KiB batches of one flow, each flushed.
-        let encoder = try LinkEncoder(
-            configuration: configuration, store: MemoryChunkStore(capacity: 64 << 20), retentionLimit: 64 << 20)
-        let decoder = try LinkDecoder(store: MemoryChunkStore(capacity: 64 << 20))
+        // The link, in 64 KiB batches of one flow, each flushed, on the disk stores the tunnel runs on.
+        let sending = try ScratchStore(capacity: 64 << 20)
+        let receiving = try ScratchStore(capacity: 64 << 20)
+        defer {
+            sending.remove()
+            receiving.remove()
+        }
+        let encoder = try LinkEncoder(configuration: configuration, store: sending.store, retentionLimit: 64 << 20)
+        let decoder = try LinkDecoder(store: receiving.store)
         encoder.setPeer(PeerKnowledge(capacity: 1 << 16))
         let link = try IncompressibleEngineTests.send(payload, batch: 64 << 10, compress: true, encoder, decoder)
         print("LinkColdRatioTests: link \(link) bytes, one stream \(oneStream.count), of \(payload.count)")

@@ -225,6 +225,15 @@ tunnel-busy-peer: release
 CORPORA ?= corpora
 REAL_CLIENT_PACKAGES := git curl rsync zstd
 
+# The `replica` CLI beside the `zstd` CLI on the fetched corpora (issue 10, goals 1 and 5): ratio, wall time and
+# -T1/-T2 identity, rounds interleaved. `make cli-side-by-side CORPORA=corpora SETS="source vm" ROUNDS=5`.
+SETS ?= libssl3 git numpy scipy source vm
+ROUNDS ?= 5
+.PHONY: cli-side-by-side
+cli-side-by-side: release
+	@command -v zstd >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zstd; }
+	python3 scripts/cli-side-by-side.py .build/release/replica $(CORPORA) $(ROUNDS) $(SETS)
+
 .PHONY: tunnel-real-clients
 tunnel-real-clients: release
 	@missing=""; for p in $(REAL_CLIENT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -39,7 +39,8 @@ struct TunnelEngineOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The store's capacity when creating it (8G, 500M); an existing store keeps its own.", valueName: "size"))
+            "The store's capacity (8G, 500M): set when creating the store, changed on an existing one (its next "
+                + "writes evict down to it); without it an existing store keeps its own.", valueName: "size"))
     var storeCapacity: ByteCount?
 
     @Option(help: ArgumentHelp("Without --store, keep this many MiB of chunks in memory.", valueName: "mib"))
@@ -129,8 +130,9 @@ struct TunnelEngineOptions: ParsableArguments {
     }
 
     /// Opens the store: the memory store within the cap's index share; a disk store created without
-    /// `--store-capacity` gets a capacity whose index fits that share. An existing store keeps its capacity,
-    /// and a warning says when its index may outgrow the share.
+    /// `--store-capacity` gets a capacity whose index fits that share. An existing store keeps its capacity
+    /// unless `--store-capacity` names another (which the store records; its next writes evict down to it), and a
+    /// warning says when its index may outgrow the share.
     func openStore(memoryCap: Int? = nil, logger: TunnelLogger = { _ in }) throws -> any ChunkStore {
         let budgets = budgets(memoryCap: memoryCap)
         guard let store else { return MemoryChunkStore(capacity: budgets.memoryStoreCapacity) }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import ReplicaCore
@@ -173,6 +176,24 @@ import Testing
         ScratchStore.removeLeftovers()
     }
 
+    @Test func aResetThatTheApplicationsWriteMeetsFirstEndsTheFlowFailed() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let flowGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        let pair = try await TunnelPair.start(targetPort: app.port, group: group, allow: "127.0.0.1:1")
+        // The application writes once the tunnel's reset has reached its socket but before its event loop has
+        // seen it (a busy loop): the write meets the reset. Such a flow once ended "finished" (the flaky
+        // restart and refusal tests), since NIO closes after a failed write without telling the reader.
+        let outcome = try await runFlow(port: pair.localPort, payload: [], group: flowGroup, halfClose: false) {
+            try $0.pipeline.syncOperations.addHandler(WriteAfterReset())
+        }
+        #expect(outcome == .failed([]), "\(pair.log.text)")
+        await pair.shutdown()
+        try await app.channel.close()
+        try await flowGroup.shutdownGracefully()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aNewFlowWaitsForTheLinkWhenConfigured() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let app = try await AppServer.start(group: group)
@@ -264,5 +285,24 @@ import Testing
         try await serverGroup.shutdownGracefully()
         try await group.shutdownGracefully()
         ScratchStore.removeLeftovers()
+    }
+}
+
+/// Once its connection is up, holds the event loop until the kernel has taken a reset from the peer (the TCP
+/// state is CLOSE), at most 10 s, then writes: the write meets the reset before the loop has seen it.
+private final class WriteAfterReset: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        guard let provider = context.channel as? any SocketOptionProvider else { return }
+        for _ in 0..<10_000 {
+            var reset = false
+            provider.getTCPInfo().assumeIsolated().whenSuccess { reset = $0.tcpi_state == 7 }  // TCP_CLOSE
+            if reset { break }
+            usleep(1000)
+        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: [1, 2, 3])), promise: nil)
     }
 }

@@ -37,7 +37,7 @@ final class ScratchStore: Sendable {
 /// Temporary directories of the tunnel tests (scratch stores, test certificates), deleted even when a test
 /// skips its cleanup: the ones still there when the process exits are deleted then, and each process first
 /// deletes those of test processes that no longer run (killed, or crashed), found by the process ID in their
-/// name or, for stores named before it was, in the store's lock file.
+/// name (`replica-tunnel-store-pid123-UUID`) or, for stores named before it was, in the store's lock file.
 enum ScratchFiles {
     static let storePrefix = "replica-tunnel-store-"
     static let certificatePrefix = "replica-pki-"
@@ -55,7 +55,7 @@ enum ScratchFiles {
     static func directory(prefix: String) -> String {
         _ = prepared
         let path = (NSTemporaryDirectory() as NSString).appendingPathComponent(
-            "\(prefix)\(getpid())-\(UUID().uuidString)")
+            "\(prefix)pid\(getpid())-\(UUID().uuidString)")
         live.withLock { _ = $0.insert(path) }
         return path
     }
@@ -77,8 +77,11 @@ enum ScratchFiles {
             guard let prefix = [storePrefix, certificatePrefix].first(where: { name.hasPrefix($0) }) else { continue }
             let path = (temporary as NSString).appendingPathComponent(name)
             let lock = try? String(contentsOfFile: (path as NSString).appendingPathComponent("lock"), encoding: .utf8)
-            let owner = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" })
-                ?? lock.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            let rest = name.dropFirst(prefix.count)
+            let owner =
+                rest.hasPrefix("pid")
+                ? Int32(rest.dropFirst(3).prefix { $0 != "-" })
+                : lock.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             // kill(pid, 0) fails with ESRCH only for a process that does not exist.
             guard let owner, owner != getpid(), kill(owner, 0) != 0, errno == ESRCH else { continue }
             try? FileManager.default.removeItem(atPath: path)

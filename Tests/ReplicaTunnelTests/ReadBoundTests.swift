@@ -30,7 +30,8 @@ import Testing
         let payload = Payload.random(10 << 20, seed: 31)
         var frames: [TunnelFrame] = []
         for start in stride(from: 0, to: payload.count, by: 192 << 10) {
-            let data = try peer.encode(ByteBuffer(bytes: payload[start..<min(payload.count, start + (192 << 10))]), flow: 1)
+            let batch = payload[start..<min(payload.count, start + (192 << 10))]
+            let data = try peer.encode(ByteBuffer(bytes: batch), flow: 1)
             #expect(!data.isPlain)
             frames.append(.data(stream: local.id, data))
         }
@@ -121,7 +122,8 @@ import Testing
             answered = false
             for local in locals where local.reads.count > local.served {
                 local.served += 1
-                try await local.channel.writeInbound(ByteBuffer(repeating: UInt8(truncatingIfNeeded: local.served), count: cycle))
+                let bytes = ByteBuffer(repeating: UInt8(truncatingIfNeeded: local.served), count: cycle)
+                try await local.channel.writeInbound(bytes)
                 answered = true
             }
         }

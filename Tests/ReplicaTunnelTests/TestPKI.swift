@@ -13,9 +13,9 @@ struct TestPKI: Sendable {
     /// The directory of the unrelated CA and its `rogue` certificate.
     let rogueDirectory: String
 
-    /// Made on first use; the files live until the test process ends.
+    /// Made on first use; the files live until the test process ends (``ScratchFiles`` deletes them then).
     static let shared: TestPKI = {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("replica-pki-\(UUID().uuidString)")
+        let root = URL(fileURLWithPath: ScratchFiles.directory(prefix: ScratchFiles.certificatePrefix))
         let deployment = root.appendingPathComponent("deployment").path
         let rogue = root.appendingPathComponent("rogue").path
         do {

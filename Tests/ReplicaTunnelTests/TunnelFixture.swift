@@ -103,16 +103,25 @@ final class LogCollector: Sendable {
 
 /// Connects to `port`, sends `payload`, half-closes, and reads until EOF or error.
 ///
-/// - Parameter pauseBeforeReading: how long to leave the connection unread after sending (a slow reader).
+/// A connection whose send failed ends `.failed`, whatever its reader saw: NIO closes a connection whose write
+/// meets a reset without reporting an error to the reader, which then sees a clean end.
+///
+/// - Parameters:
+///   - pauseBeforeReading: how long to leave the connection unread after sending (a slow reader).
+///   - initializer: adds handlers in front of the reader (on the channel's loop, before it connects).
 func runFlow(
     port: Int, payload: [UInt8], group: any EventLoopGroup, halfClose: Bool = true,
-    pauseBeforeReading: Duration = .zero, readLimit: Int = .max
+    pauseBeforeReading: Duration = .zero, readLimit: Int = .max,
+    initializer: (@Sendable (any Channel) throws -> Void)? = nil
 ) async throws -> FlowOutcome {
+    let sends = SendFailures()
     let channel = try await ClientBootstrap(group: group)
         .channelOption(.allowRemoteHalfClosure, value: true)
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                try channel.pipeline.syncOperations.addHandler(sends)
+                try initializer?(channel)
+                return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                     wrappingChannelSynchronously: channel,
                     configuration: .init(isOutboundHalfClosureEnabled: true))
             }
@@ -137,7 +146,7 @@ func runFlow(
             } catch {
                 return .failed(received)
             }
-            return .finished(received)
+            return sends.failed ? .failed(received) : .finished(received)
         }()
         var offset = 0
         do {
@@ -148,9 +157,25 @@ func runFlow(
             }
             if halfClose { outbound.finish() }
         } catch {
-            // The connection failed while sending; the read side reports how.
+            sends.record()
         }
         return await reading
+    }
+}
+
+/// Records whether a connection's send failed: a write the writer could not make, or one NIO could not pass to
+/// the socket.
+final class SendFailures: ChannelOutboundHandler, Sendable {
+    typealias OutboundIn = ByteBuffer
+    private let state = Mutex(false)
+
+    var failed: Bool { state.withLock { $0 } }
+    func record() { state.withLock { $0 = true } }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let promise = promise ?? context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { _ in self.record() }
+        context.write(data, promise: promise)
     }
 }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import ReplicaCore
@@ -173,6 +176,30 @@ import Testing
         ScratchStore.removeLeftovers()
     }
 
+    @Test func aResetThatTheApplicationsWriteMeetsFirstEndsTheFlowFailed() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let flowGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await AppServer.start(group: group)
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group, serverGroup: serverGroup, allow: "127.0.0.1:1")
+        // The application writes once the tunnel's reset has reached its socket but before its event loop has
+        // seen it (a busy loop): the write meets the reset. Such a flow once ended "finished" (the flaky
+        // restart and refusal tests), since NIO closes after a failed write without telling the reader. The
+        // server (which refuses the target) waits until the flow is up, so the reset cannot come earlier.
+        let flowIsUp = Gate()
+        serverGroup.next().execute { flowIsUp.wait() }
+        let outcome = try await runFlow(port: pair.localPort, payload: [], group: flowGroup, halfClose: false) {
+            try $0.pipeline.syncOperations.addHandler(WriteAfterReset(whenActive: flowIsUp.open))
+        }
+        #expect(outcome == .failed([]), "\(pair.log.text)")
+        await pair.shutdown()
+        try await app.channel.close()
+        try await flowGroup.shutdownGracefully()
+        try await serverGroup.shutdownGracefully()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aNewFlowWaitsForTheLinkWhenConfigured() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let app = try await AppServer.start(group: group)
@@ -264,5 +291,43 @@ import Testing
         try await serverGroup.shutdownGracefully()
         try await group.shutdownGracefully()
         ScratchStore.removeLeftovers()
+    }
+}
+
+/// Once its connection is up (and `whenActive` has run), holds the event loop until the kernel has taken a reset
+/// from the peer (the TCP state is CLOSE), at most 10 s, then writes: the write meets the reset before the loop
+/// has seen it.
+private final class WriteAfterReset: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let whenActive: @Sendable () -> Void
+
+    init(whenActive: @escaping @Sendable () -> Void) { self.whenActive = whenActive }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        whenActive()
+        guard let provider = context.channel as? any SocketOptionProvider else { return }
+        for _ in 0..<10_000 {
+            var reset = false
+            provider.getTCPInfo().assumeIsolated().whenSuccess { reset = $0.tcpi_state == 7 }  // TCP_CLOSE
+            if reset { break }
+            usleep(1000)
+        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: [1, 2, 3])), promise: nil)
+    }
+}
+
+/// A flag one thread waits for (at most 10 s) and another sets.
+private final class Gate: Sendable {
+    private let isOpen = Mutex(false)
+
+    func open() { isOpen.withLock { $0 = true } }
+
+    func wait() {
+        for _ in 0..<10_000 {
+            if isOpen.withLock({ $0 }) { return }
+            usleep(1000)
+        }
     }
 }

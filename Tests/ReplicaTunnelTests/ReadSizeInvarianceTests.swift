@@ -1,3 +1,6 @@
+#if canImport(CNIOLinux)
+import CNIOLinux  // sockaddr_in as NIO sees it (MemberImportVisibility)
+#endif
 import Foundation
 import Glibc
 import NIOCore

@@ -14,6 +14,8 @@ public final class LinkDecoder {
     private let decoder: StreamDecoder
     private let pinned: PinnedStore
     private var output: [UInt8] = []
+    /// The decoded bytes handed out, in storage reused once the local socket let go of the previous ones.
+    private var deliveries = RecycledBuffer()
 
     /// Creates the decoder for one direction.
     ///
@@ -90,7 +92,7 @@ public final class LinkDecoder {
                 .checksumMismatch,
                 "decoded bytes hash to \(String(checksum, radix: 16)), the frame says \(String(data.checksum, radix: 16))")
         }
-        return ByteBuffer(bytes: output)
+        return output.withUnsafeBytes { deliveries.fill($0) }
     }
 }
 

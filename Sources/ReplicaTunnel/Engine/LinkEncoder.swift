@@ -18,6 +18,8 @@ public final class LinkEncoder {
     private let encoder: StreamEncoder
     private let recorder: ReferenceRecorder
     private var scratch: [UInt8] = []
+    /// The DATA payloads handed out, in storage reused once the socket let go of the previous one.
+    private var payloads = RecycledBuffer()
     /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
     /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
     private let flows = Mutex(FlowChunkers())
@@ -76,7 +78,7 @@ public final class LinkEncoder {
         return TunnelData(
             decodedLength: UInt32(bytes.readableBytes), checksum: checksum,
             references: recorder.endBatch(retaining: encoder.takeStoreDependencies()),
-            encoded: ByteBuffer(bytes: scratch))
+            encoded: scratch.withUnsafeBytes { payloads.fill($0) })
     }
 
     /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.

@@ -142,7 +142,7 @@ final class PinnedStore: ChunkWriting {
     func supply(_ fingerprint: Fingerprint, _ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty, LinkChecksum.fingerprinter.fingerprint(bytes) == fingerprint else { return false }
         pins.withLock { $0[fingerprint] = bytes }
-        bytes.withUnsafeBytes { buffer in try? store.put(buffer, as: fingerprint) }
+        try? store.put(bytes, as: fingerprint)
         peer.withLock { $0 }?.insert(fingerprint)
         return true
     }
@@ -167,6 +167,12 @@ final class PinnedStore: ChunkWriting {
 
     /// A literal chunk the peer sent: the store learns it, and the peer evidently holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
+        try store.put(bytes, as: fingerprint)
+        peer.withLock { $0 }?.insert(fingerprint)
+    }
+
+    /// The same, handing the array on (a memory store keeps it without a copy).
+    func put(_ bytes: [UInt8], as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
         peer.withLock { $0 }?.insert(fingerprint)
     }

@@ -41,8 +41,6 @@ final class PeerSession: ChannelDuplexHandler {
     private var encoding = false
     /// Chunks the peer supplied, added to the store by the next decode job.
     private var supplies: [(Fingerprint, [UInt8])] = []
-    /// Batches merged from several local reads.
-    private var batches = RecycledBuffer()
 
     private var machine: PeerStateMachine
     private var context: ChannelHandlerContext?
@@ -512,8 +510,7 @@ final class PeerSession: ChannelDuplexHandler {
                 if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
-            let batch = takeBatch(local, room: min(room, configuration.batchLimit))
-            let length = batch.readableBytes
+            let (batch, length) = takeBatch(local, room: min(room, configuration.batchLimit))
             local.pendingBytes -= length
             pendingTotal -= length
             machine.sent(length, on: id, at: now)
@@ -525,7 +522,7 @@ final class PeerSession: ChannelDuplexHandler {
             local.encoding = true
             let started = NIODeadline.now()
             run({
-                (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
+                (try engine.encoder.encode(parts: batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
@@ -565,10 +562,10 @@ final class PeerSession: ChannelDuplexHandler {
         }
     }
 
-    /// Takes up to `room` bytes of a stream's pending reads, merging small reads into one batch (in storage
-    /// reused from batch to batch: one encode runs per link, so the last batch is normally let go by then).
-    private func takeBatch(_ local: TunnelStream, room: Int) -> ByteBuffer {
-        guard var head = local.pending.first else { return ByteBuffer() }
+    /// Takes up to `room` bytes of a stream's pending reads, as the reads themselves (the encoder takes them one
+    /// after the other, so they are never joined into one buffer), and their total length.
+    private func takeBatch(_ local: TunnelStream, room: Int) -> ([ByteBuffer], Int) {
+        guard var head = local.pending.first else { return ([], 0) }
         var parts: [ByteBuffer] = []
         if head.readableBytes <= room {
             parts.append(local.pending.removeFirst())
@@ -581,7 +578,7 @@ final class PeerSession: ChannelDuplexHandler {
             parts.append(local.pending.removeFirst())
             taken += next.readableBytes
         }
-        return parts.count == 1 ? parts[0] : batches.fill(parts)
+        return (parts, taken)
     }
 
     private func sendData(

@@ -24,17 +24,6 @@ struct RecycledBuffer {
     mutating func fill(_ bytes: UnsafeRawBufferPointer) -> ByteBuffer {
         buffer.clear()
         buffer.writeBytes(bytes)
-        return handOut()
-    }
-
-    /// Returns a buffer holding `parts` one after the other, in the storage of the previous batch when it is free.
-    mutating func fill(_ parts: some Sequence<ByteBuffer>) -> ByteBuffer {
-        buffer.clear()
-        for part in parts { buffer.writeImmutableBuffer(part) }
-        return handOut()
-    }
-
-    private mutating func handOut() -> ByteBuffer {
         let filled = buffer
         if buffer.capacity > keepLimit { buffer = ByteBuffer() }
         return filled

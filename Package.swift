@@ -72,6 +72,8 @@ let package = Package(
         // replica-bench's baseline: the plain C FastCDC loop (no special flags; `make bench` also builds the same
         // file with cc -O3 -march=native for the bench to load).
         .target(name: "CFastCDCBaseline"),
+        // glibc's mallopt, which Swift's Glibc module does not import, for the tunnel daemon's heap settings.
+        .target(name: "CHeapTuning"),
         .target(
             name: "ReplicaTunnel",
             dependencies: [
@@ -93,6 +95,7 @@ let package = Package(
         .executableTarget(
             name: "ReplicaCLI",
             dependencies: [
+                "CHeapTuning",
                 "ReplicaCore",
                 "ReplicaTunnel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -5,7 +5,7 @@
 
 4. (only when asked for in BENCH_PARTS) the builds in turn, three rounds of one TLS transfer each: MB/s and the
    CPU time the client and the server spent per byte (utime + stime from /proc/PID/stat), which a busy machine
-   disturbs less than a best-of-3 throughput.
+   disturbs less than a best-of-3 throughput, and their minor page faults per MiB carried (fresh pages touched).
 
 Environment: BENCH_MIB (256), BENCH_PORT_BASE (31100), BENCH_PARTS (which of 1,2,3,4 to run; 1,2,3 by default),
 BENCH_BEFORE=path/to/older/replica (parts 1, 3 and 4 also run that build, in the same run, labelled "before").
@@ -92,10 +92,19 @@ def stop(*processes):
     time.sleep(0.3)
 
 
-def cpu_seconds(pid):
+def proc_stat(pid):
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid):
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def page_faults(pid):
+    """Minor page faults so far: fresh pages the process touched (a freed and re-allocated buffer costs them)."""
+    return int(proc_stat(pid)[7])
 
 
 def rss(pid):
@@ -211,12 +220,15 @@ def main():
             for label, replica in BUILDS:
                 client, server = start_tunnel("tls", replica)
                 before = cpu_seconds(client.pid), cpu_seconds(server.pid)
+                faults = page_faults(client.pid), page_faults(server.pid)
                 seconds = transfer(LOCAL_SINK, os.urandom(size))
                 after = cpu_seconds(client.pid), cpu_seconds(server.pid)
+                faults = page_faults(client.pid) - faults[0], page_faults(server.pid) - faults[1]
                 stop(client, server)
                 print(f"   {label or 'this':6s} {size / seconds / 1e6:6.0f} MB/s, ns per byte: client "
                       f"{(after[0] - before[0]) * 1e9 / size:.2f}, server {(after[1] - before[1]) * 1e9 / size:.2f}"
-                      f" (load {os.getloadavg()[0]:.1f})")
+                      f"; page faults per MiB: client {faults[0] / (size >> 20):.0f}, server "
+                      f"{faults[1] / (size >> 20):.0f} (load {os.getloadavg()[0]:.1f})")
 
 
 try:

@@ -70,8 +70,11 @@ final class PeerSession: ChannelDuplexHandler {
     private var roundTrip: TimeAmount?
     /// Batches in a row that compressed by less than 1/32 and referenced nothing before a flow goes plain.
     static let plainAfter = 8
-    /// Plain batches between two probes through the engine.
+    /// Plain batches before the first probe through the engine; each probe that finds nothing to gain doubles the
+    /// interval, up to ``longestProbeInterval``, and a batch that gains starts over.
     static let probeEvery = 32
+    /// The most plain batches between two probes (48 MiB of a bulk flow at the batch limit).
+    static let longestProbeInterval = 256
     private var needsFlush = false
     /// The promise of the last frame written since the last flush, while no flush is being timed.
     private var flushProbe: EventLoopPromise<Void>?
@@ -507,19 +510,19 @@ final class PeerSession: ChannelDuplexHandler {
                 if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
-            let batch = takeBatch(local, room: min(room, configuration.batchLimit))
-            let length = batch.readableBytes
+            let (batch, length) = takeBatch(local, room: min(room, configuration.batchLimit))
             local.pendingBytes -= length
             pendingTotal -= length
             machine.sent(length, on: id, at: now)
             // A flow that looks like TLS or media skips compression, probing again now and then; it is still
             // chunked and fingerprinted (its chunker state carried across batches), so what repeats is referenced.
-            let uncompressed = local.incompressibleStreak >= Self.plainAfter && local.plainBatches < Self.probeEvery
+            let uncompressed =
+                local.incompressibleStreak >= Self.plainAfter && local.plainBatches < local.probeInterval
             encoding = true
             local.encoding = true
             let started = NIODeadline.now()
             run({
-                (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
+                (try engine.encoder.encode(parts: batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
@@ -529,9 +532,7 @@ final class PeerSession: ChannelDuplexHandler {
                         local.plainBatches += 1
                     } else {
                         let gained = data.encoded.readableBytes < length - length / 32
-                        local.incompressibleStreak =
-                            data.references.isEmpty && !gained ? local.incompressibleStreak + 1 : 0
-                        local.plainBatches = 0
+                        local.noteProbe(gained: gained || !data.references.isEmpty)
                     }
                     session.sendData(
                         data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
@@ -561,21 +562,23 @@ final class PeerSession: ChannelDuplexHandler {
         }
     }
 
-    /// Takes up to `room` bytes of a stream's pending reads, merging small reads into one batch.
-    private func takeBatch(_ local: TunnelStream, room: Int) -> ByteBuffer {
-        guard var head = local.pending.first else { return ByteBuffer() }
-        var merged: ByteBuffer
+    /// Takes up to `room` bytes of a stream's pending reads, as the reads themselves (the encoder takes them one
+    /// after the other, so they are never joined into one buffer), and their total length.
+    private func takeBatch(_ local: TunnelStream, room: Int) -> ([ByteBuffer], Int) {
+        guard var head = local.pending.first else { return ([], 0) }
+        var parts: [ByteBuffer] = []
         if head.readableBytes <= room {
-            merged = local.pending.removeFirst()
+            parts.append(local.pending.removeFirst())
         } else {
-            merged = head.readSlice(length: room) ?? ByteBuffer()
+            parts.append(head.readSlice(length: room) ?? ByteBuffer())
             local.pending[local.pending.startIndex] = head
         }
-        while merged.readableBytes < room, let next = local.pending.first, next.readableBytes <= room - merged.readableBytes {
-            var next = local.pending.removeFirst()
-            merged.writeBuffer(&next)
+        var taken = parts[0].readableBytes
+        while taken < room, let next = local.pending.first, next.readableBytes <= room - taken {
+            parts.append(local.pending.removeFirst())
+            taken += next.readableBytes
         }
-        return merged
+        return (parts, taken)
     }
 
     private func sendData(
@@ -900,8 +903,25 @@ final class TunnelStream {
     var incompressibleStreak = 0
     /// Plain batches since the last probe through the engine.
     var plainBatches = 0
+    /// Plain batches between two probes now (grows while probes find nothing).
+    var probeInterval = PeerSession.probeEvery
 
     init(id: UInt32) { self.id = id }
+
+    /// Counts a batch that went through the engine: one that gained (compressed by 1/32 or referenced a chunk)
+    /// resets the streak and the probe interval; a probe of a plain flow that gained nothing doubles the interval.
+    func noteProbe(gained: Bool) {
+        if gained {
+            incompressibleStreak = 0
+            probeInterval = PeerSession.probeEvery
+        } else {
+            if incompressibleStreak >= PeerSession.plainAfter {
+                probeInterval = min(probeInterval * 2, PeerSession.longestProbeInterval)
+            }
+            incompressibleStreak += 1
+        }
+        plainBatches = 0
+    }
 }
 
 /// One link's encoder and decoder, handed to pool threads.

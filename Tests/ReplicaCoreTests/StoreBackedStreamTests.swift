@@ -116,4 +116,29 @@ struct StoreBackedStreamTests {
         #expect(!store.contains(prints[14]))
         #expect(store.storedBytes == 9000)
     }
+
+    @Test("the memory store keeps an array it is given as it is; other stores take a copy through put(buffer)")
+    func arrayPut() throws {
+        let store = MemoryChunkStore(capacity: 1 << 20)
+        let chunk = TestCorpus.random(4000, seed: 3)
+        let fingerprint = Fingerprinter().fingerprint(chunk)
+        store.put(chunk, as: fingerprint)
+        let held = try #require(store.get(fingerprint))
+        #expect(held == chunk)
+        #expect(held.withUnsafeBytes { $0.baseAddress } == chunk.withUnsafeBytes { $0.baseAddress })
+        #expect(store.storedBytes == 4000)
+        // A store without its own array method gets the bytes through put(_:as:) for a buffer.
+        let recording = RecordingStore()
+        try recording.put(chunk, as: fingerprint)
+        #expect(recording.puts == [fingerprint: chunk])
+    }
+}
+
+/// A store that records the buffers put into it (the protocol's default array put goes through them).
+private final class RecordingStore: ChunkWriting, @unchecked Sendable {
+    var puts: [Fingerprint: [UInt8]] = [:]
+    var storeID: StoreID { .none }
+    func contains(_ fingerprint: Fingerprint) -> Bool { puts[fingerprint] != nil }
+    func get(_ fingerprint: Fingerprint) -> [UInt8]? { puts[fingerprint] }
+    func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) { puts[fingerprint] = Array(bytes) }
 }

@@ -94,9 +94,56 @@ enum Payload {
 
     @Test func aCorruptChecksumIsCaughtBeforeDelivery() throws {
         let (encoder, decoder, _, _) = try pair()
-        var data = try encoder.encode(ByteBuffer(bytes: Payload.text(5000, seed: 5)))
+        let bytes = ByteBuffer(bytes: Payload.random(40_000, seed: 5))
+        let first = try encoder.encode(bytes)
+        #expect(try decoder.decode(first) == bytes)
+        // The same bytes again come from the window: the frame's checksum is what verifies them.
+        var data = try encoder.encode(bytes)
+        #expect(encoder.statistics.windowReferences > 0)
         data.checksum ^= 1
         #expect(throws: TunnelError.self) { try decoder.decode(data) }
+    }
+
+    @Test func aBatchInPiecesEncodesAsTheBatchJoined() throws {
+        let input = Payload.random(150_000, seed: 9) + Payload.text(50_000, seed: 9)
+        let cuts = [0, 1, 4_096, 65_536, 65_537, 131_072, 200_000]
+        let pieces = zip(cuts, cuts.dropFirst()).map { ByteBuffer(bytes: input[$0..<$1]) }
+        let (joinedEncoder, _, _, _) = try pair()
+        let (piecesEncoder, decoder, _, _) = try pair()
+        for round in 0..<2 {
+            let joined = try joinedEncoder.encode(ByteBuffer(bytes: input), flow: 3)
+            let inPieces = try piecesEncoder.encode(parts: pieces, flow: 3)
+            // The first payload starts with the stream header, which names each side's own store.
+            let header = round == 0 ? StreamHeader.size : 0
+            #expect(
+                Array(inPieces.encoded.readableBytesView.dropFirst(header))
+                    == Array(joined.encoded.readableBytesView.dropFirst(header)), "round \(round)")
+            #expect(inPieces.checksum == joined.checksum)
+            #expect(inPieces.checksum == input.withUnsafeBytes { LinkChecksum.of($0) })
+            #expect(inPieces.decodedLength == UInt32(input.count))
+            #expect(try decoder.decode(inPieces) == ByteBuffer(bytes: input))
+        }
+    }
+
+    /// The receiver does not hash a payload made of literals alone a second time: its blocks verify it. Every
+    /// changed byte of such a payload must still be caught, with the frame's checksum left as sent.
+    @Test func aLiteralPayloadIsVerifiedByItsBlocks() throws {
+        let input = ByteBuffer(bytes: Payload.random(20_000, seed: 8))
+        for compress in [true, false] {
+            let (encoder, _, _, _) = try pair()
+            let data = try encoder.encode(input, flow: 1, compress: compress)
+            let encoded = Array(data.encoded.readableBytesView)
+            for position in stride(from: 0, to: encoded.count, by: 37) {
+                var tampered = data
+                var bytes = encoded
+                bytes[position] ^= 0x20
+                tampered.encoded = ByteBuffer(bytes: bytes)
+                let (_, decoder, _, _) = try pair()
+                #expect(throws: TunnelError.self, "byte \(position) of \(encoded.count)") {
+                    try decoder.decode(tampered)
+                }
+            }
+        }
     }
 
     @Test func aSuppliedChunkMustMatchItsFingerprint() throws {

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,6 +16,7 @@ enum TunnelRunner {
         role: DaemonRole, store: any ChunkStore, engine: TunnelEngineOptions, daemon: DaemonOptions, runtime: Daemon,
         start: @escaping @Sendable (MultiThreadedEventLoopGroup) async throws -> TunnelEndpoint
     ) throws {
+        HeapTuning.apply(environment: ProcessInfo.processInfo.environment)
         if let cap = daemon.memoryCap {
             let budgets = engine.budgets(memoryCap: cap)
             let capacity = (store as? DiskChunkStore)?.statistics.capacity ?? budgets.memoryStoreCapacity

@@ -52,3 +52,35 @@ final class XXH3Stream {
     /// Wraps `XXH3_64bits_reset`.
     func reset() { _ = XXH3_64bits_reset(state) }
 }
+
+/// An incremental XXH3-128, for a checksum over bytes that arrive in pieces: the same value as `XXH3_128bits`
+/// of the pieces joined. Owns one `XXH3_state_t`.
+package final class XXH3Stream128 {
+    private let state: OpaquePointer
+
+    /// - Throws: ``CodecError`` if libxxhash cannot allocate its state.
+    package init() throws(CodecError) {
+        guard let state = XXH3_createState() else {
+            throw CodecError(.outOfMemory, call: "XXH3_createState", message: "out of memory")
+        }
+        self.state = state
+        XXH3_128bits_reset(state)
+    }
+
+    deinit { XXH3_freeState(state) }
+
+    /// Wraps `XXH3_128bits_update`.
+    package func update(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        _ = XXH3_128bits_update(state, bytes.baseAddress, bytes.count)
+    }
+
+    /// Wraps `XXH3_128bits_digest`.
+    package var digest: Fingerprint {
+        let value = XXH3_128bits_digest(state)
+        return Fingerprint(high: value.high64, low: value.low64)
+    }
+
+    /// Wraps `XXH3_128bits_reset`.
+    package func reset() { _ = XXH3_128bits_reset(state) }
+}

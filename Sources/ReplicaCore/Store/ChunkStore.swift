@@ -36,6 +36,26 @@ public protocol ChunkWriting: ChunkReading {
     ///   - fingerprint: the chunk's fingerprint, computed by the caller.
     /// - Throws: ``ChunkStoreError`` on an I/O failure or a full disk.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError)
+
+    /// Stores a chunk the caller already holds as an array, which a store that keeps chunks in memory may keep as
+    /// it is instead of copying (the array is immutable: it is shared, never changed). Same contract as
+    /// ``put(_:as:)-(UnsafeRawBufferPointer,_)``; by default it stores a copy through that method.
+    func put(_ bytes: [UInt8], as fingerprint: Fingerprint) throws(ChunkStoreError)
+}
+
+extension ChunkWriting {
+    /// Stores a copy through ``put(_:as:)-(UnsafeRawBufferPointer,_)``.
+    public func put(_ bytes: [UInt8], as fingerprint: Fingerprint) throws(ChunkStoreError) {
+        let failure: ChunkStoreError? = bytes.withUnsafeBytes { buffer in
+            do throws(ChunkStoreError) {
+                try put(buffer, as: fingerprint)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+    }
 }
 
 /// A bounded chunk store: the protocol shared by the memory store, the disk store and any composite of them.

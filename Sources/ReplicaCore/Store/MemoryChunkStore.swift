@@ -40,14 +40,20 @@ public final class MemoryChunkStore: ChunkStore {
     /// beyond the capacity. A chunk larger than the capacity is not stored.
     public func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) {
         guard bytes.count <= capacity else { return }
-        let copy = [UInt8](bytes)
+        put([UInt8](bytes), as: fingerprint)
+    }
+
+    /// Stores the array itself, without a copy (or marks the chunk used if held), then evicts as
+    /// ``put(_:as:)-(UnsafeRawBufferPointer,_)`` does.
+    public func put(_ bytes: [UInt8], as fingerprint: Fingerprint) {
+        guard bytes.count <= capacity else { return }
         let capacity = self.capacity
         state.withLock { state in
             if let slot = state.slotOf[fingerprint] {
                 state.touch(slot)
                 return
             }
-            state.insert(fingerprint, copy)
+            state.insert(fingerprint, bytes)
             while state.storedBytes > capacity { state.evictOldest() }
         }
     }

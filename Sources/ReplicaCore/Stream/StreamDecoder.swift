@@ -484,10 +484,12 @@ public final class StreamDecoder {
                     let range = literalCursor..<(literalCursor + Int(value))
                     literalCursor = range.upperBound
                     let fingerprint = options.fingerprinter.fingerprint(UnsafeRawBufferPointer(rebasing: buffer[range]))
+                    // One copy of the chunk serves the window and the store (a memory store keeps it as it is).
+                    let chunk = Array(body[range])
                     try appendOutput(
                         fingerprint, body[range], toWindow: true, limit: blockHeader.outputLength, start: start,
-                        output: &output, offset: offset)
-                    try store?.put(UnsafeRawBufferPointer(rebasing: buffer[range]), as: fingerprint)
+                        output: &output, offset: offset, windowCopy: chunk)
+                    try store?.put(chunk, as: fingerprint)
                     statistics.literalChunks &+= 1
                     statistics.literalBytes &+= value
                 case .windowReference:
@@ -521,7 +523,7 @@ public final class StreamDecoder {
                     }
                     try appendOutput(
                         fingerprint, bytes[...], toWindow: true, limit: blockHeader.outputLength, start: start,
-                        output: &output, offset: offset)
+                        output: &output, offset: offset, windowCopy: bytes)
                     statistics.storeReferences &+= 1
                     statistics.storeReferenceBytes &+= UInt64(bytes.count)
                 case .storeRun where header.version >= 2:
@@ -542,7 +544,7 @@ public final class StreamDecoder {
                     for chunk in chunks {
                         try appendOutput(
                             chunk.fingerprint, chunk.bytes[...], toWindow: true, limit: blockHeader.outputLength,
-                            start: start, output: &output, offset: offset)
+                            start: start, output: &output, offset: offset, windowCopy: chunk.bytes)
                         statistics.storeReferenceBytes &+= UInt64(chunk.bytes.count)
                     }
                     statistics.storeReferences &+= value
@@ -622,17 +624,19 @@ public final class StreamDecoder {
     }
 
     /// Appends one chunk to the output and to the window, within the block's declared output length.
+    ///
+    /// - Parameter windowCopy: the chunk's bytes as an array the window may keep (no copy), when the caller has one.
     private func appendOutput(
         _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, toWindow: Bool, limit: Int, start: Int,
         output: inout [UInt8],
-        offset: UInt64
+        offset: UInt64, windowCopy: [UInt8]? = nil
     ) throws {
         guard output.count - start + bytes.count <= limit else {
             throw FormatError(.corrupt, at: offset, "block: content exceeds the declared \(limit) bytes")
         }
         if missing.count == 0 { output += bytes }
         fingerprintList.appendCanonical(fingerprint)
-        if toWindow { window.append(fingerprint, Array(bytes)) }
+        if toWindow { window.append(fingerprint, windowCopy ?? Array(bytes)) }
     }
 
     /// Counts a chunk the store lacks, or the `chunks` of a run whose first chunk it lacks, once per fingerprint;

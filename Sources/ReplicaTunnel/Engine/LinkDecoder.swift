@@ -14,6 +14,8 @@ public final class LinkDecoder {
     private let decoder: StreamDecoder
     private let pinned: PinnedStore
     private var output: [UInt8] = []
+    /// The decoded bytes handed out, in storage reused once the local socket let go of the previous ones.
+    private var deliveries = RecycledBuffer()
 
     /// Creates the decoder for one direction.
     ///
@@ -56,7 +58,8 @@ public final class LinkDecoder {
         return data.encoded
     }
 
-    /// Decodes one DATA payload whose references are all pinned, and verifies its length and checksum.
+    /// Decodes one DATA payload whose references are all pinned, and verifies its length and checksum (the
+    /// checksum only where some bytes come from the window or the store: the blocks verify literals themselves).
     ///
     /// No more than the declared length is ever decoded: each block's declared output is checked against what is
     /// left of it before the block is decompressed.
@@ -72,6 +75,7 @@ public final class LinkDecoder {
             if output.capacity > 1 << 20 { output = [] }
         }
         let declared = Int(data.decodedLength)
+        let literalBytes = decoder.statistics.literalBytes
         do {
             // No block may take the output past the declared length: a bomb fails at its first block beyond it.
             try data.encoded.withUnsafeReadableBytes { buffer in
@@ -84,13 +88,20 @@ public final class LinkDecoder {
             throw TunnelError(
                 .checksumMismatch, "a DATA frame decoded to \(output.count) bytes, it declares \(data.decodedLength)")
         }
+        // A payload decoded from literals alone is already verified byte for byte: the decoder fingerprints each
+        // literal from its decoded bytes and checks every block's list of fingerprints against the block's check
+        // (and each stored payload against its own). Only bytes taken from the window or the store, which those
+        // checks name but do not hash, need the frame's checksum as well.
+        if decoder.statistics.literalBytes &- literalBytes == UInt64(output.count) {
+            return output.withUnsafeBytes { deliveries.fill($0) }
+        }
         let checksum = output.withUnsafeBytes { LinkChecksum.of($0) }
         guard checksum == data.checksum else {
             throw TunnelError(
                 .checksumMismatch,
                 "decoded bytes hash to \(String(checksum, radix: 16)), the frame says \(String(data.checksum, radix: 16))")
         }
-        return ByteBuffer(bytes: output)
+        return output.withUnsafeBytes { deliveries.fill($0) }
     }
 }
 
@@ -140,7 +151,7 @@ final class PinnedStore: ChunkWriting {
     func supply(_ fingerprint: Fingerprint, _ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty, LinkChecksum.fingerprinter.fingerprint(bytes) == fingerprint else { return false }
         pins.withLock { $0[fingerprint] = bytes }
-        bytes.withUnsafeBytes { buffer in try? store.put(buffer, as: fingerprint) }
+        try? store.put(bytes, as: fingerprint)
         peer.withLock { $0 }?.insert(fingerprint)
         return true
     }
@@ -165,6 +176,12 @@ final class PinnedStore: ChunkWriting {
 
     /// A literal chunk the peer sent: the store learns it, and the peer evidently holds it.
     func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
+        try store.put(bytes, as: fingerprint)
+        peer.withLock { $0 }?.insert(fingerprint)
+    }
+
+    /// The same, handing the array on (a memory store keeps it without a copy).
+    func put(_ bytes: [UInt8], as fingerprint: Fingerprint) throws(ChunkStoreError) {
         try store.put(bytes, as: fingerprint)
         peer.withLock { $0 }?.insert(fingerprint)
     }

@@ -18,6 +18,10 @@ public final class LinkEncoder {
     private let encoder: StreamEncoder
     private let recorder: ReferenceRecorder
     private var scratch: [UInt8] = []
+    /// The DATA payloads handed out, in storage reused once the socket let go of the previous one.
+    private var payloads = RecycledBuffer()
+    /// The DATA checksum of the batch (``LinkChecksum``), over its pieces.
+    private let checksum: XXH3Stream128
     /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
     /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
     private let flows = Mutex(FlowChunkers())
@@ -31,6 +35,7 @@ public final class LinkEncoder {
     /// - Throws: ``CodecError`` when a compression context cannot be created.
     public init(configuration: EncoderConfiguration, store: any ChunkWriting, retentionLimit: Int) throws {
         self.recorder = ReferenceRecorder(store: store, retentionLimit: retentionLimit)
+        self.checksum = try XXH3Stream128()
         self.encoder = try StreamEncoder(configuration: configuration, store: recorder)
         // The peer resolves a store run from the frame's reference list alone (its store's order is not ours).
         encoder.runsFollowDependencyList = true
@@ -54,6 +59,12 @@ public final class LinkEncoder {
     ///   - flow: the flow the batch belongs to; its chunker state carries over to its next batch. `nil` cuts the
     ///     batch's last chunk at its end (a forced cut) and keeps no state.
     public func encode(_ bytes: ByteBuffer, flow: UInt32? = nil, compress: Bool = true) throws -> TunnelData {
+        try encode(parts: CollectionOfOne(bytes), flow: flow, compress: compress)
+    }
+
+    /// Encodes and flushes one batch given as consecutive pieces (a flow's reads, taken without joining them):
+    /// the same payload as ``encode(_:flow:compress:)`` of the pieces joined.
+    func encode(parts: some Collection<ByteBuffer>, flow: UInt32? = nil, compress: Bool = true) throws -> TunnelData {
         scratch.removeAll(keepingCapacity: true)
         recorder.beginBatch()
         encoder.compressesLiterals = compress
@@ -68,15 +79,20 @@ public final class LinkEncoder {
                 flows.withLock { $0.end(flow, keeping: own) }
             }
         }
-        let checksum = try bytes.withUnsafeReadableBytes { buffer in
-            try encoder.encode(buffer, into: &scratch)
-            try encoder.flush(into: &scratch, cutChunk: flow == nil)
-            return LinkChecksum.of(buffer)
+        var length = 0
+        checksum.reset()
+        for part in parts {
+            try part.withUnsafeReadableBytes { buffer in
+                try encoder.encode(buffer, into: &scratch)
+                checksum.update(buffer)
+            }
+            length += part.readableBytes
         }
+        try encoder.flush(into: &scratch, cutChunk: flow == nil)
         return TunnelData(
-            decodedLength: UInt32(bytes.readableBytes), checksum: checksum,
+            decodedLength: UInt32(length), checksum: checksum.digest.low,
             references: recorder.endBatch(retaining: encoder.takeStoreDependencies()),
-            encoded: ByteBuffer(bytes: scratch))
+            encoded: scratch.withUnsafeBytes { payloads.fill($0) })
     }
 
     /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.

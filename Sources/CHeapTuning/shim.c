@@ -1,0 +1,2 @@
+// The target's functions are static inline in include/CHeapTuning.h; SwiftPM needs one source file.
+#include "CHeapTuning.h"

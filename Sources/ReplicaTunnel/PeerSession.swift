@@ -501,7 +501,10 @@ final class PeerSession: ChannelDuplexHandler {
     private func pump(_ local: TunnelStream) {
         let id = local.id
         guard !local.encoding else { return }
-        if local.pendingBytes > 0 {
+        // At the input's end, a flow whose last chunk is undecided sends it whole (an empty last batch).
+        let finishing = local.localEOF && machine.streams[id]?.sentHalfClose == false
+            && engine?.encoder.hasUndecidedBytes(id) == true
+        if local.pendingBytes > 0 || finishing {
             let room = machine.sendRoom(id)
             guard room > 0, !encoding, context?.channel.isWritable ?? false, let engine else {
                 if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
@@ -509,6 +512,7 @@ final class PeerSession: ChannelDuplexHandler {
             }
             let batch = takeBatch(local, room: min(room, configuration.batchLimit))
             let length = batch.readableBytes
+            let last = local.localEOF && local.pendingBytes == length
             local.pendingBytes -= length
             pendingTotal -= length
             machine.sent(length, on: id, at: now)
@@ -519,7 +523,10 @@ final class PeerSession: ChannelDuplexHandler {
             local.encoding = true
             let started = NIODeadline.now()
             run({
-                (try engine.encoder.encode(batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
+                (
+                    try engine.encoder.encode(batch, flow: id, compress: !uncompressed, last: last),
+                    engine.encoder.statistics
+                )
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
@@ -752,6 +759,9 @@ final class PeerSession: ChannelDuplexHandler {
 
     /// Hands verified bytes to the stream's local connection, or drops them for a stream closed here.
     private func deliver(_ bytes: ByteBuffer, declared: Int, on id: UInt32, _ result: PeerStateMachine.DataResult) {
+        // An empty DATA (a flow's last chunk, decided at its end, whose bytes were delivered before) returns no
+        // credit: a WINDOW_UPDATE of 0 is a protocol violation.
+        guard declared > 0 else { return }
         guard result == .deliver, let channel = locals[id]?.channel else {
             machine.discarded(declared)
             return

@@ -140,4 +140,39 @@ struct ChunkerFlushTests {
         #expect(Set(reference).isSubset(of: Set(ends)), "every content-defined boundary is kept")
         #expect(Set(ends).subtracting(reference).isSubset(of: flushes), "the only other cuts are flush points")
     }
+
+    @Test("whole-chunk flushes hand out exactly the one-pass chunks, and tails that cover the rest", arguments: [
+        [1], [100, 3000], [4096], [65536], [777, 13, 20_000],
+    ])
+    func wholeChunksAreThoseOfOnePass(pieces: [Int]) throws {
+        let input = TestCorpus.text(120_000, seed: 8) + TestCorpus.random(40_000, seed: 9)
+        let reference = try Self.boundaries(input, pieces: [input.count]).ends
+        var chunker = Chunker(try ChunkerConfiguration(averageSize: 2048))
+        var ends: [Int] = []
+        var end = 0
+        var delivered = 0
+        let whole = { (chunk: UnsafeRawBufferPointer, already: Int) in
+            // The tails handed out may run past a chunk's end (a cut at a tail's last byte is decided only
+            // when a byte more has arrived): then the next chunk begins with delivered bytes too.
+            #expect(already == min(delivered - end, chunk.count), "the chunk's delivered bytes are the tails'")
+            end += chunk.count
+            ends.append(end)
+            delivered = max(delivered, end)
+        }
+        var fed = 0
+        var index = 0
+        try input.withUnsafeBytes { buffer in
+            while fed < buffer.count {
+                let size = min(pieces[index % pieces.count], buffer.count - fed)
+                index += 1
+                chunker.append(UnsafeRawBufferPointer(rebasing: buffer[fed..<(fed + size)]), whole: whole)
+                fed += size
+                chunker.flushPending(whole: whole) { tail in delivered += tail.count }
+                #expect(delivered == fed, "a flush hands out everything fed so far")
+            }
+            chunker.finish(whole: whole)
+            _ = try #require(end == buffer.count ? end : nil)
+        }
+        #expect(ends == reference)
+    }
 }

@@ -115,22 +115,23 @@ final class PutRecordingStore: ChunkStore {
         let pair = try await TunnelPair.start(targetPort: sink.port, group: group, serverStore: receiver)
         defer { receiverDisk.remove() }
 
-        // Cold: every chunk is new, so the receiver stores the whole stream in the pieces the sender cut.
+        // Cold: every chunk is new, so the receiver stores the whole stream in the chunks the sender cut.
         let reply = try await SocketWriter.send(Self.first, pattern: pattern, port: pair.localPort)
         #expect(reply == Array("received \(Self.first.count)".utf8), "\(pair.log.text)")
         // The server's store also learns the reply it sends back (its encoder's chunks): only the upload counts.
         var end = 0
-        var storedEnds: Set<Int> = []
+        var storedEnds: [Int] = []
         for (_, length) in receiver.recorded where end < Self.first.count {
             end += length
-            storedEnds.insert(end)
+            storedEnds.append(end)
         }
         #expect(end == Self.first.count)
-        // Each content-defined boundary is there, whatever the reads: a batch's flush hands out the undecided
-        // rest of a chunk as a piece, but never moves a cut.
+        // The receiver stores exactly the chunks of one pass, whatever the reads: a batch's flush delivers the
+        // undecided end of a chunk as a transient literal, which no store keeps, and the chunk follows whole.
         let expected = try Self.boundaries(Self.first)
         let missing = expected.filter { !storedEnds.contains($0) }
         #expect(missing.isEmpty, "\(missing.count) of \(expected.count) boundaries moved, first at \(missing.first ?? 0)")
+        #expect(storedEnds == expected, "\(storedEnds.count) chunks stored for \(expected.count) of one pass")
 
         let pieces = storedEnds.count
 

@@ -471,12 +471,47 @@ public final class StreamDecoder {
         fingerprintList.removeAll(keepingCapacity: true)
         let start = output.count
         let maximumChunk = header.maximumChunkSize
+        // The bytes a skip (format 3) says the next operation's chunk begins with, already delivered.
+        var skip = 0
         try body.withUnsafeBytes { buffer in
             var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[literalEnd..<(body.count - 8)]))
             for _ in 0..<operationCount {
                 guard let word = reader.readVarint() else { throw corrupt("operations end early") }
                 let value = word >> 2
+                // A skip applies to the chunk of this operation only.
+                let delivered = skip
+                skip = 0
                 switch BlockFormat.Operation(rawValue: word & 3) {
+                case .literal where word == 0 && header.version >= 3:
+                    guard delivered == 0 else {
+                        throw corrupt("a skip is followed by another skip or a transient literal, not by a chunk")
+                    }
+                    guard let code: UInt8 = reader.readLittleEndian(), let length = reader.readVarint() else {
+                        throw corrupt("operations end early")
+                    }
+                    guard length >= 1, length <= UInt64(maximumChunk) else {
+                        throw corrupt("a transient literal or skip of \(length) bytes; 1 to \(maximumChunk) allowed")
+                    }
+                    switch BlockFormat.ExtendedOperation(rawValue: code) {
+                    case .transientLiteral:
+                        guard Int(length) <= literalEnd - literalCursor else {
+                            throw corrupt("transient literal of \(length) bytes overruns the literal section")
+                        }
+                        let range = literalCursor..<(literalCursor + Int(length))
+                        literalCursor = range.upperBound
+                        let bytes = UnsafeRawBufferPointer(rebasing: buffer[range])
+                        try appendOutput(
+                            options.fingerprinter.fingerprint(bytes), body[range], toWindow: false, limit: blockHeader.outputLength, start: start,
+                            output: &output, offset: offset)
+                        statistics.transientLiterals &+= 1
+                        statistics.transientBytes &+= length
+                    case .skip:
+                        skip = Int(length)
+                        statistics.skippedBytes &+= length
+                    case nil:
+                        throw corrupt("unknown extended operation \(code)")
+                    }
+                    continue
                 case .literal:
                     guard value >= 1, value <= UInt64(maximumChunk), Int(value) <= literalEnd - literalCursor else {
                         throw corrupt("literal of \(value) bytes overruns the literal section or the chunk limit")
@@ -485,8 +520,8 @@ public final class StreamDecoder {
                     literalCursor = range.upperBound
                     let fingerprint = options.fingerprinter.fingerprint(UnsafeRawBufferPointer(rebasing: buffer[range]))
                     try appendOutput(
-                        fingerprint, body[range], toWindow: true, limit: blockHeader.outputLength, start: start,
-                        output: &output, offset: offset)
+                        fingerprint, body[range], skipping: delivered, toWindow: true, limit: blockHeader.outputLength,
+                        start: start, output: &output, offset: offset)
                     try store?.put(UnsafeRawBufferPointer(rebasing: buffer[range]), as: fingerprint)
                     statistics.literalChunks &+= 1
                     statistics.literalBytes &+= value
@@ -503,8 +538,8 @@ public final class StreamDecoder {
                         throw corrupt("reference \(value) chunks back, but the window holds \(window.count)")
                     }
                     try appendOutput(
-                        chunk.fingerprint, chunk.bytes[...], toWindow: false, limit: blockHeader.outputLength,
-                        start: start, output: &output, offset: offset)
+                        chunk.fingerprint, chunk.bytes[...], skipping: delivered, toWindow: false,
+                        limit: blockHeader.outputLength, start: start, output: &output, offset: offset)
                     statistics.windowReferences &+= 1
                     statistics.windowReferenceBytes &+= UInt64(chunk.bytes.count)
                 case .storeReference:
@@ -520,8 +555,8 @@ public final class StreamDecoder {
                         continue
                     }
                     try appendOutput(
-                        fingerprint, bytes[...], toWindow: true, limit: blockHeader.outputLength, start: start,
-                        output: &output, offset: offset)
+                        fingerprint, bytes[...], skipping: delivered, toWindow: true, limit: blockHeader.outputLength,
+                        start: start, output: &output, offset: offset)
                     statistics.storeReferences &+= 1
                     statistics.storeReferenceBytes &+= UInt64(bytes.count)
                 case .storeRun where header.version >= 2:
@@ -539,10 +574,10 @@ public final class StreamDecoder {
                             from: first, count: Int(value), check: check, store: store, maximumChunk: maximumChunk,
                             at: offset)
                     else { continue }
-                    for chunk in chunks {
+                    for (index, chunk) in chunks.enumerated() {
                         try appendOutput(
-                            chunk.fingerprint, chunk.bytes[...], toWindow: true, limit: blockHeader.outputLength,
-                            start: start, output: &output, offset: offset)
+                            chunk.fingerprint, chunk.bytes[...], skipping: index == 0 ? delivered : 0, toWindow: true,
+                            limit: blockHeader.outputLength, start: start, output: &output, offset: offset)
                         statistics.storeReferenceBytes &+= UInt64(chunk.bytes.count)
                     }
                     statistics.storeReferences &+= value
@@ -553,6 +588,7 @@ public final class StreamDecoder {
                 }
                 statistics.chunks &+= 1
             }
+            guard skip == 0 else { throw corrupt("the block ends with a skip of \(skip) bytes and no chunk after it") }
             guard reader.remaining == 0 else { throw corrupt("\(reader.remaining) bytes follow the operations") }
         }
         guard literalCursor == literalEnd else {
@@ -621,16 +657,21 @@ public final class StreamDecoder {
         return chunks
     }
 
-    /// Appends one chunk to the output and to the window, within the block's declared output length.
+    /// Appends one chunk to the output (less its first `skipping` bytes, which were delivered before) and to the
+    /// window, within the block's declared output length.
     private func appendOutput(
-        _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, toWindow: Bool, limit: Int, start: Int,
-        output: inout [UInt8],
-        offset: UInt64
+        _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, skipping: Int = 0, toWindow: Bool, limit: Int,
+        start: Int, output: inout [UInt8], offset: UInt64
     ) throws {
-        guard output.count - start + bytes.count <= limit else {
+        guard skipping <= bytes.count else {
+            throw FormatError(
+                .corrupt, at: offset, "block: a skip of \(skipping) bytes is longer than its chunk of \(bytes.count)")
+        }
+        let delivered = bytes.dropFirst(skipping)
+        guard output.count - start + delivered.count <= limit else {
             throw FormatError(.corrupt, at: offset, "block: content exceeds the declared \(limit) bytes")
         }
-        if missing.count == 0 { output += bytes }
+        if missing.count == 0 { output += delivered }
         fingerprintList.appendCanonical(fingerprint)
         if toWindow { window.append(fingerprint, Array(bytes)) }
     }

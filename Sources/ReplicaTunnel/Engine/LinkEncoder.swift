@@ -53,7 +53,12 @@ public final class LinkEncoder {
     /// - Throws: ``CodecError`` or ``ChunkStoreError``; either leaves the direction unusable.
     ///   - flow: the flow the batch belongs to; its chunker state carries over to its next batch. `nil` cuts the
     ///     batch's last chunk at its end (a forced cut) and keeps no state.
-    public func encode(_ bytes: ByteBuffer, flow: UInt32? = nil, compress: Bool = true) throws -> TunnelData {
+    ///   - last: the flow's input has ended after this batch (which may be empty): its last chunk is cut where
+    ///     the input ends and sent whole, so both stores hold it (its start may have been delivered already,
+    ///     as a transient literal).
+    public func encode(
+        _ bytes: ByteBuffer, flow: UInt32? = nil, compress: Bool = true, last: Bool = false
+    ) throws -> TunnelData {
         scratch.removeAll(keepingCapacity: true)
         recorder.beginBatch()
         encoder.compressesLiterals = compress
@@ -70,13 +75,19 @@ public final class LinkEncoder {
         }
         let checksum = try bytes.withUnsafeReadableBytes { buffer in
             try encoder.encode(buffer, into: &scratch)
-            try encoder.flush(into: &scratch, cutChunk: flow == nil)
+            try encoder.flush(into: &scratch, cutChunk: flow == nil || last)
             return LinkChecksum.of(buffer)
         }
         return TunnelData(
             decodedLength: UInt32(bytes.readableBytes), checksum: checksum,
             references: recorder.endBatch(retaining: encoder.takeStoreDependencies()),
             encoded: ByteBuffer(bytes: scratch))
+    }
+
+    /// Whether a flow's chunker holds bytes whose chunk is not decided yet (already delivered at a flush): the
+    /// flow's last chunk, which a batch with `last` sends whole when the flow's input ends.
+    public func hasUndecidedBytes(_ flow: UInt32) -> Bool {
+        flows.withLock { $0.undecided(flow) }
     }
 
     /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.
@@ -114,6 +125,8 @@ struct FlowChunkers {
         active = nil
         forgetActive = false
     }
+
+    func undecided(_ flow: UInt32) -> Bool { (idle[flow]?.bufferedCount ?? 0) > 0 }
 
     mutating func forget(_ flow: UInt32) {
         idle[flow] = nil

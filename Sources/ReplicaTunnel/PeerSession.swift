@@ -328,11 +328,16 @@ final class PeerSession: ChannelDuplexHandler {
             wakeStarved()
         case .halfClose(let id):
             guard apply(machine.receiveHalfClose(id)) else { return }
+            // The peer sends no more DATA on it (frames behind a DATA being decoded wait for it): the bytes its
+            // decoder kept for the flow's undecided chunk can go. Not at `remove`: DATA already in flight after
+            // this side closed a stream is still decoded, and may need them.
+            engine?.decoder.endFlow(id)
             // close(mode: .output) waits for the writes already queued, so no byte is cut off.
             locals[id]?.channel?.close(mode: .output, promise: nil)
             finishIfDone(id)
         case .reset(let id, let code, let reason):
             guard apply(machine.receiveReset(id, at: now)) else { return }
+            engine?.decoder.endFlow(id)
             logger("\(peerName) reset stream \(id): \(code): \(LogText.escape(reason))")
             remove(id, abort: true)
         case .ping(let value):
@@ -675,7 +680,7 @@ final class PeerSession: ChannelDuplexHandler {
             let missing = engine.decoder.missingReferences(data)
             guard missing.isEmpty else { return .missing(missing) }
             do throws(TunnelError) {
-                return .decoded(try engine.decoder.decode(data))
+                return .decoded(try engine.decoder.decode(data, flow: id))
             } catch {
                 return .failed(error)
             }

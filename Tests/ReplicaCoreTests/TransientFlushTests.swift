@@ -87,13 +87,14 @@ struct TransientFlushTests {
         #expect(decoder.statistics.storeReferences == UInt64(try Self.onePassChunks(Self.input).count))
     }
 
-    @Test("interleaved flows, each with its own chunker, decode through one decoder")
+    @Test("interleaved flows, each with its own chunker and carried bytes, decode through one decoder")
     func interleavedFlows() throws {
         let encoder = try StreamEncoder(configuration: try Self.configuration)
         let decoder = try StreamDecoder()
         let flows = [Self.input, TestCorpus.text(150_000, seed: 33)]
         let configuration = try Self.chunker
         var chunkers = flows.map { _ in Chunker(configuration) }
+        var carried: [[UInt8]] = [[], []]
         var offsets = [0, 0]
         var turn = 0
         while offsets[0] < flows[0].count || offsets[1] < flows[1].count {
@@ -107,7 +108,10 @@ struct TransientFlushTests {
             try encoder.flush(into: &encoded, cutChunk: false)
             chunkers[flow] = encoder.exchangeChunker(chunkers[flow])
             var output: [UInt8] = []
+            carried[flow] = decoder.exchangeCarriedBytes(carried[flow])
             try decoder.decode(encoded, into: &output)
+            carried[flow] = decoder.exchangeCarriedBytes(carried[flow])
+            #expect(carried[flow].count <= configuration.maximumSize)
             #expect(output[...] == flows[flow][offsets[flow]..<(offsets[flow] + size)])
             offsets[flow] += size
         }
@@ -134,7 +138,7 @@ struct TransientFlushTests {
     }
 
     /// The error a version-3 stream of one block of `operations` ends in.
-    static func hostile(_ operations: [HandmadeStream.Operation], maximumChunk: Int = 64 << 10) throws -> FormatError {
+    static func hostile(_ operations: [HandmadeStream.Operation], maximumChunk: Int = 256) throws -> FormatError {
         var stream = HandmadeStream(windowSize: 1 << 20, maximumChunk: maximumChunk, version: 3)
         try stream.appendBlock([.literal(Array(repeating: 7, count: 100))])
         try stream.appendBlock(operations)
@@ -147,14 +151,17 @@ struct TransientFlushTests {
     }
 
     @Test("hostile skips and transient literals end in a clear error", arguments: [
-        ([.skip(101), .windowReference(1)], "longer than its chunk"),
-        ([.skip(5), .literal([1, 2, 3])], "longer than its chunk"),
-        ([.literal([1, 2]), .skip(1)], "no chunk after it"),
-        ([.skip(1), .skip(1), .windowReference(1)], "not by a chunk"),
-        ([.skip(1), .transient([1, 2]), .windowReference(1)], "not by a chunk"),
-        ([.extended(code: 2, value: 0), .windowReference(1)], "1 to 65536 allowed"),
-        ([.extended(code: 1, value: 0)], "1 to 65536 allowed"),
-        ([.extended(code: 2, value: 65537), .windowReference(1)], "1 to 65536 allowed"),
+        ([.skip(1), .windowReference(1)], "only 0 bytes were delivered ahead"),
+        ([.transient([7, 7]), .skip(3), .windowReference(1)], "only 2 bytes were delivered ahead"),
+        ([.transient([1, 2]), .skip(2), .windowReference(1)], "does not begin with the 2 bytes delivered ahead"),
+        ([.transient([1, 2, 3, 4, 5]), .skip(5), .literal([1, 2, 3])], "literal of 3 bytes overruns"),
+        ([.transient([7]), .literal([1, 2]), .skip(1)], "no chunk after it"),
+        ([.transient([7]), .skip(1), .skip(1), .windowReference(1)], "not by a chunk"),
+        ([.transient([7]), .skip(1), .transient([1, 2]), .windowReference(1)], "not by a chunk"),
+        ([.transient(Array(repeating: 1, count: 200)), .transient(Array(repeating: 2, count: 100))], "more than one chunk"),
+        ([.extended(code: 2, value: 0), .windowReference(1)], "1 to 256 allowed"),
+        ([.extended(code: 1, value: 0)], "1 to 256 allowed"),
+        ([.extended(code: 2, value: 257), .windowReference(1)], "1 to 256 allowed"),
         ([.extended(code: 1, value: 50)], "overruns the literal section"),
         ([.extended(code: 9, value: 1), .windowReference(1)], "unknown extended operation 9"),
     ] as [([HandmadeStream.Operation], String)])
@@ -162,6 +169,15 @@ struct TransientFlushTests {
         let error = try Self.hostile(operations)
         #expect(error.code == .corrupt)
         #expect(error.message.contains(message), "\(error)")
+    }
+
+    @Test("a stream that ends with transient bytes no chunk took is refused at its trailer")
+    func transientBytesLeftAtTheEnd() throws {
+        var stream = HandmadeStream(windowSize: 1 << 20, version: 3)
+        try stream.appendBlock([.transient([1, 2, 3])])
+        let error = try #require(decodeError(stream.finish()) as? FormatError)
+        #expect(error.code == .corrupt)
+        #expect(error.message.contains("3 transient bytes that no chunk took"), "\(error)")
     }
 
     @Test("a skip of a whole chunk delivers nothing more, and a well-formed stream of both records decodes")

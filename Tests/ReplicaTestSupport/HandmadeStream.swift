@@ -61,10 +61,14 @@ package struct HandmadeStream {
     package static func body(_ operations: [Operation]) -> [UInt8] {
         var literals: [UInt8] = []
         var encoded: [UInt8] = []
+        var skip = 0
         for operation in operations {
+            let skipped = skip
+            skip = 0
             switch operation {
             case .literal(let chunk):
-                literals += chunk
+                // After a skip, the literal section holds only the chunk's bytes after the delivered ones.
+                literals += chunk.dropFirst(skipped)
                 encoded.appendVarint(UInt64(chunk.count) << 2)
             case .windowReference(let distance):
                 encoded.appendVarint(distance << 2 | 1)
@@ -76,6 +80,7 @@ package struct HandmadeStream {
                 encoded += [0, 1]
                 encoded.appendVarint(UInt64(bytes.count))
             case .skip(let count):
+                skip = count
                 encoded += [0, 2]
                 encoded.appendVarint(UInt64(count))
             case .extended(let code, let value):

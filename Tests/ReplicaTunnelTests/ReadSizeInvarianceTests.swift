@@ -156,10 +156,11 @@ final class PutRecordingStore: ChunkStore {
         // DATA frame, a block, a TLS record): that costs per read, not per boundary, so the bound is for writes
         // of 1000 bytes and more. Issue 10's target is 1.1x; the link pays 16 bytes per reference for its
         // reference list and a frame, a block header and a TLS record per batch, so on this small pair it
-        // measures 1.2-1.7x (docs/PERFORMANCE.md, "Tunnel = engine"). The bound catches a regression to
-        // boundaries that move with the reads, which the issue measured at 3.7x.
+        // measures 0.9-1.2x with format 3's whole chunks (1.2-1.7x when flushes stored pieces; docs/PERFORMANCE.md,
+        // "Tunnel = engine"). The bound catches a regression to pieces or to boundaries that move with the reads,
+        // which the issue measured at 3.7x.
         if case .fixed(let size) = pattern, size < 1000 { return await stop() }
-        #expect(Double(link) <= 2 * Double(store), "link \(link) bytes, replica --store \(store) bytes")
+        #expect(Double(link) <= 1.5 * Double(store), "link \(link) bytes, replica --store \(store) bytes")
         await stop()
         func stop() async {
             await pair.client.shutdown()

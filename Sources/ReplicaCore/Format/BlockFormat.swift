@@ -72,6 +72,10 @@ enum BlockFormat {
         /// delivered (by transient literals): it is stored and enters the window whole, and only its bytes
         /// after the first `value` are output.
         case skip = 2
+        /// Like a transient literal, but the `value` bytes are the first bytes of a chunk the decoder's store
+        /// holds, named by the 16-byte fingerprint that follows the varint: a flush inside a chunk that is
+        /// probably the stored one (the encoder checked that its bytes so far match). Store-backed streams only.
+        case transientStorePrefix = 3
     }
 }
 

@@ -209,7 +209,8 @@ public final class StreamEncoder {
     /// Decides how one chunk travels: as a window reference, a store reference or a literal.
     ///
     /// - Parameter delivered: how many of the chunk's first bytes a flush already sent as a transient literal:
-    ///   the chunk is preceded by a skip of that many bytes, and only the rest is output again.
+    ///   the chunk is preceded by a skip of that many bytes (which the decoder kept), and only the rest is output;
+    ///   a literal carries only the rest.
     private func add(_ chunk: UnsafeRawBufferPointer, delivered: Int, output: inout [UInt8]) throws {
         try add(chunk, fingerprint: fingerprinter.fingerprint(chunk), delivered: delivered, output: &output)
     }
@@ -250,8 +251,10 @@ public final class StreamEncoder {
         } else {
             writeRun()
             notePrefixCandidatesForLiteral()
+            // After a skip the literal section holds only the bytes not delivered yet: the decoder kept the
+            // transient ones and puts them in front.
             block.appendOperation(.literal, length)
-            block.body.append(contentsOf: chunk)
+            block.body.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[delivered...]))
             window.append(fingerprint, length: chunk.count)
             try store?.put(chunk, as: fingerprint)
             if usesStorePrefix {
@@ -270,13 +273,31 @@ public final class StreamEncoder {
     /// The chunk follows whole later, with a skip of these bytes.
     private func addTransient(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws {
         writeRun()
-        // Compressed like a literal: the stored chunk at the cursor is probably the one these bytes begin.
-        notePrefixCandidatesForLiteral()
-        block.appendTransient(bytes)
+        if let stored = try storedChunkBeginning(with: bytes) {
+            // An unchanged stretch: the chunk these bytes begin is probably the stored one that follows the last
+            // reference, and its bytes so far match, so they travel as a reference to its start.
+            block.appendTransientStorePrefix(bytes.count, of: stored)
+            appendDependency(stored)
+        } else {
+            // Compressed like a literal: the stored chunk at the cursor is probably the one these bytes edit.
+            notePrefixCandidatesForLiteral()
+            block.appendTransient(bytes)
+        }
         block.recordChunk(fingerprinter.fingerprint(bytes), length: bytes.count)
         statistics.transientLiterals &+= 1
         statistics.transientBytes &+= UInt64(bytes.count)
         try closeBlockIfFull(into: &output)
+    }
+
+    /// The stored chunk that most likely continues the stream here (the one after the last referenced chunk, or
+    /// the cursor after edited ones), if it begins with `bytes`.
+    private func storedChunkBeginning(with bytes: UnsafeRawBufferPointer) throws -> Fingerprint? {
+        guard usesStorePrefix, let store else { return nil }
+        let candidate = lastReference.flatMap { storedSuccessor(of: $0) } ?? oldStreamCursor
+        guard let candidate, let stored = try store.get(candidate), stored.count >= bytes.count,
+            stored.withUnsafeBytes({ $0.prefix(bytes.count).elementsEqual(bytes) })
+        else { return nil }
+        return candidate
     }
 
     /// Closes the open block once it holds its target of literal bytes, operations or output.
@@ -521,6 +542,16 @@ struct BlockBuilder {
         operations.append(0)
         operations.append(BlockFormat.ExtendedOperation.transientLiteral.rawValue)
         operations.appendVarint(UInt64(bytes.count))
+        operationCount += 1
+    }
+
+    /// Appends a transient store prefix (format 3): the first `count` bytes of the stored chunk `fingerprint`
+    /// are delivered but form no chunk.
+    mutating func appendTransientStorePrefix(_ count: Int, of fingerprint: Fingerprint) {
+        operations.append(0)
+        operations.append(BlockFormat.ExtendedOperation.transientStorePrefix.rawValue)
+        operations.appendVarint(UInt64(count))
+        operations.appendCanonical(fingerprint)
         operationCount += 1
     }
 

@@ -14,6 +14,9 @@ public final class LinkDecoder {
     private let decoder: StreamDecoder
     private let pinned: PinnedStore
     private var output: [UInt8] = []
+    /// Each flow's bytes delivered ahead of their chunk (at most one chunk per flow) between its payloads.
+    /// Locked: ``endFlow(_:)`` comes from the event loop while a payload may be decoded on the pool.
+    private let flows = Mutex(FlowStates<[UInt8]>())
 
     /// Creates the decoder for one direction.
     ///
@@ -44,6 +47,11 @@ public final class LinkDecoder {
         pinned.supply(fingerprint, bytes)
     }
 
+    /// Forgets a flow's state (when the flow ends). Safe to call while a payload is being decoded.
+    public func endFlow(_ flow: UInt32) {
+        flows.withLock { $0.forget(flow) }
+    }
+
     /// Verifies a plain (engine-bypassing) payload's length and checksum.
     ///
     /// - Returns: the bytes, safe to deliver.
@@ -64,9 +72,17 @@ public final class LinkDecoder {
     /// - Returns: the decoded bytes, safe to deliver.
     /// - Throws: ``TunnelError`` `decodeFailed` when the stream is corrupt (the direction is then unusable), or
     ///   `checksumMismatch` when the bytes do not match the frame's length or checksum.
-    public func decode(_ data: TunnelData) throws(TunnelError) -> ByteBuffer {
+    public func decode(_ data: TunnelData, flow: UInt32? = nil) throws(TunnelError) -> ByteBuffer {
         output.removeAll(keepingCapacity: true)
+        var shared: [UInt8]?
+        if let flow {
+            shared = decoder.exchangeCarriedBytes(flows.withLock { $0.begin(flow) } ?? [])
+        }
         defer {
+            if let flow, let shared {
+                let own = decoder.exchangeCarriedBytes(shared)
+                flows.withLock { $0.end(flow, keeping: own) }
+            }
             pinned.unpinAll()
             // A large frame's buffer is not kept for the link's lifetime.
             if output.capacity > 1 << 20 { output = [] }

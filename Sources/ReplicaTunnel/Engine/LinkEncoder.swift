@@ -20,7 +20,7 @@ public final class LinkEncoder {
     private var scratch: [UInt8] = []
     /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
     /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
-    private let flows = Mutex(FlowChunkers())
+    private let flows = Mutex(FlowStates<Chunker>())
 
     /// Creates the encoder for one direction.
     ///
@@ -87,7 +87,7 @@ public final class LinkEncoder {
     /// Whether a flow's chunker holds bytes whose chunk is not decided yet (already delivered at a flush): the
     /// flow's last chunk, which a batch with `last` sends whole when the flow's input ends.
     public func hasUndecidedBytes(_ flow: UInt32) -> Bool {
-        flows.withLock { $0.undecided(flow) }
+        flows.withLock { ($0.state(of: flow)?.bufferedCount ?? 0) > 0 }
     }
 
     /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.
@@ -106,27 +106,29 @@ public final class LinkEncoder {
     package var retainedBytes: Int { recorder.retainedBytes }
 }
 
-/// The chunker states of a link's flows between their batches.
-struct FlowChunkers {
-    private var idle: [UInt32: Chunker] = [:]
+/// The per-flow states of one direction of a link between a flow's batches: each flow's chunker on the sending
+/// end, and on the receiving end the bytes delivered ahead of their chunk.
+struct FlowStates<State> {
+    private var idle: [UInt32: State] = [:]
     private var active: UInt32?
     private var forgetActive = false
 
-    /// Takes a flow's state for encoding one batch (`nil` for a new flow).
-    mutating func begin(_ flow: UInt32) -> Chunker? {
+    /// Takes a flow's state for coding one batch (`nil` for a new flow).
+    mutating func begin(_ flow: UInt32) -> State? {
         active = flow
         forgetActive = false
         return idle.removeValue(forKey: flow)
     }
 
     /// Puts a flow's state back after its batch, unless the flow ended meanwhile.
-    mutating func end(_ flow: UInt32, keeping chunker: Chunker) {
-        if !(forgetActive && active == flow) { idle[flow] = chunker }
+    mutating func end(_ flow: UInt32, keeping state: State) {
+        if !(forgetActive && active == flow) { idle[flow] = state }
         active = nil
         forgetActive = false
     }
 
-    func undecided(_ flow: UInt32) -> Bool { (idle[flow]?.bufferedCount ?? 0) > 0 }
+    /// A flow's state between batches.
+    func state(of flow: UInt32) -> State? { idle[flow] }
 
     mutating func forget(_ flow: UInt32) {
         idle[flow] = nil

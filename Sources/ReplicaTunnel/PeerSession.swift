@@ -802,6 +802,9 @@ final class PeerSession: ChannelDuplexHandler {
         let removed = machine.remove(id)
         let local = locals.removeValue(forKey: id)
         guard removed != nil || local != nil else { return }
+        // The decoder's per-flow bytes of streams the machine no longer remembers (no DATA is accepted on them)
+        // are dropped once they outnumber the streams it can remember (open and recently closed).
+        engine?.decoder.forgetFlows(above: 2 * configuration.maximumStreams) { machine.accepts(dataOn: $0) }
         pendingTotal -= local?.pendingBytes ?? 0
         local?.pendingBytes = 0
         engine?.encoder.endFlow(id)

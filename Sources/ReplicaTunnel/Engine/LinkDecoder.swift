@@ -52,6 +52,16 @@ public final class LinkDecoder {
         flows.withLock { $0.forget(flow) }
     }
 
+    /// Forgets the states of flows no DATA can arrive on any more (`accepts` says no), once more than `limit`
+    /// flows have one: a flow this side closed before the peer finished sending keeps its state until then.
+    func forgetFlows(above limit: Int, unless accepts: (UInt32) -> Bool) {
+        guard flows.withLock({ $0.count }) > limit else { return }
+        let stale = flows.withLock { $0.flows }.filter { !accepts($0) }
+        flows.withLock { flows in
+            for flow in stale { flows.forget(flow) }
+        }
+    }
+
     /// Verifies a plain (engine-bypassing) payload's length and checksum.
     ///
     /// - Returns: the bytes, safe to deliver.

@@ -130,6 +130,12 @@ struct FlowStates<State> {
     /// A flow's state between batches.
     func state(of flow: UInt32) -> State? { idle[flow] }
 
+    /// The flows with a state between batches.
+    var flows: [UInt32] { Array(idle.keys) }
+
+    /// How many flows have a state between batches.
+    var count: Int { idle.count }
+
     mutating func forget(_ flow: UInt32) {
         idle[flow] = nil
         if active == flow { forgetActive = true }

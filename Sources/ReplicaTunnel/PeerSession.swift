@@ -331,11 +331,16 @@ final class PeerSession: ChannelDuplexHandler {
             wakeStarved()
         case .halfClose(let id):
             guard apply(machine.receiveHalfClose(id)) else { return }
+            // The peer sends no more DATA on it (frames behind a DATA being decoded wait for it): the bytes its
+            // decoder kept for the flow's undecided chunk can go. Not at `remove`: DATA already in flight after
+            // this side closed a stream is still decoded, and may need them.
+            engine?.decoder.endFlow(id)
             // close(mode: .output) waits for the writes already queued, so no byte is cut off.
             locals[id]?.channel?.close(mode: .output, promise: nil)
             finishIfDone(id)
         case .reset(let id, let code, let reason):
             guard apply(machine.receiveReset(id, at: now)) else { return }
+            engine?.decoder.endFlow(id)
             logger("\(peerName) reset stream \(id): \(code): \(LogText.escape(reason))")
             remove(id, abort: true)
         case .ping(let value):
@@ -504,13 +509,17 @@ final class PeerSession: ChannelDuplexHandler {
     private func pump(_ local: TunnelStream) {
         let id = local.id
         guard !local.encoding else { return }
-        if local.pendingBytes > 0 {
+        // At the input's end, a flow whose last chunk is undecided sends it whole (an empty last batch).
+        let finishing = local.localEOF && machine.streams[id]?.sentHalfClose == false
+            && engine?.encoder.hasUndecidedBytes(id) == true
+        if local.pendingBytes > 0 || finishing {
             let room = machine.sendRoom(id)
             guard room > 0, !encoding, context?.channel.isWritable ?? false, let engine else {
                 if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
             let (batch, length) = takeBatch(local, room: min(room, configuration.batchLimit))
+            let last = local.localEOF && local.pendingBytes == length
             local.pendingBytes -= length
             pendingTotal -= length
             machine.sent(length, on: id, at: now)
@@ -522,7 +531,10 @@ final class PeerSession: ChannelDuplexHandler {
             local.encoding = true
             let started = NIODeadline.now()
             run({
-                (try engine.encoder.encode(parts: batch, flow: id, compress: !uncompressed), engine.encoder.statistics)
+                (
+                    try engine.encoder.encode(parts: batch, flow: id, compress: !uncompressed, last: last),
+                    engine.encoder.statistics
+                )
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
@@ -671,7 +683,7 @@ final class PeerSession: ChannelDuplexHandler {
             let missing = engine.decoder.missingReferences(data)
             guard missing.isEmpty else { return .missing(missing) }
             do throws(TunnelError) {
-                return .decoded(try engine.decoder.decode(data))
+                return .decoded(try engine.decoder.decode(data, flow: id))
             } catch {
                 return .failed(error)
             }
@@ -755,6 +767,9 @@ final class PeerSession: ChannelDuplexHandler {
 
     /// Hands verified bytes to the stream's local connection, or drops them for a stream closed here.
     private func deliver(_ bytes: ByteBuffer, declared: Int, on id: UInt32, _ result: PeerStateMachine.DataResult) {
+        // An empty DATA (a flow's last chunk, decided at its end, whose bytes were delivered before) returns no
+        // credit: a WINDOW_UPDATE of 0 is a protocol violation.
+        guard declared > 0 else { return }
         guard result == .deliver, let channel = locals[id]?.channel else {
             machine.discarded(declared)
             return
@@ -790,6 +805,9 @@ final class PeerSession: ChannelDuplexHandler {
         let removed = machine.remove(id)
         let local = locals.removeValue(forKey: id)
         guard removed != nil || local != nil else { return }
+        // The decoder's per-flow bytes of streams the machine no longer remembers (no DATA is accepted on them)
+        // are dropped once they outnumber the streams it can remember (open and recently closed).
+        engine?.decoder.forgetFlows(above: 2 * configuration.maximumStreams) { machine.accepts(dataOn: $0) }
         pendingTotal -= local?.pendingBytes ?? 0
         local?.pendingBytes = 0
         engine?.encoder.endFlow(id)

@@ -1,14 +1,16 @@
 /// Constants of the peer protocol spoken between two Replica accelerators. See `docs/PROTOCOL.md`.
 public enum TunnelProtocol {
     /// The protocol version this build speaks. Version 2 (mutual TLS underneath, the fingerprint key check in
-    /// the hello, per-peer permissions) replaced version 1; a peer of another version is refused with a
-    /// `versionMismatch` GOAWAY naming both versions.
-    public static let version: UInt16 = 2
+    /// the hello, per-peer permissions) replaced version 1; version 3 has version 2's frames, but its DATA
+    /// payloads carry stream format 3 (transient literals and skips at flushes, `docs/FORMAT.md`), which a
+    /// version-2 peer cannot decode. A peer of another version is refused with a `versionMismatch` GOAWAY naming
+    /// both versions.
+    public static let version: UInt16 = 3
     /// `"RPLT"`: the first bytes of every hello payload.
     public static let magic: [UInt8] = [0x52, 0x50, 0x4C, 0x54]
     /// The size of every frame header: type, flags, stream ID, payload length.
     public static let frameHeaderSize = 10
-    /// The size of a version-2 hello payload; later versions may append fields.
+    /// The size of a version-2 (and version-3) hello payload; later versions may append fields.
     public static let helloSize = 38
     /// The size of a version-1 hello payload: the least a hello may hold, so an old peer's version can still be
     /// read and reported.

@@ -48,7 +48,7 @@ struct CountersTests {
         #expect(expected.windowReferences > 0, "the sample has repeats")
 
         let text = try cli.run(["info", "s.bin.rpl"]).stdoutText
-        #expect(text.hasPrefix("s.bin.rpl\n  format version  2\n  chunker         FastCDC 2020, min 2048 / avg 8192 "))
+        #expect(text.hasPrefix("s.bin.rpl\n  format version  3\n  chunker         FastCDC 2020, min 2048 / avg 8192 "))
         #expect(text.contains("\n  original size   \(expected.contentBytes) bytes"))
         #expect(text.contains("\n  encoded size    \(expected.encodedBytes) bytes"))
         #expect(

@@ -97,36 +97,38 @@ struct ChunkerTests {
 
 @Suite("Flushes that keep the chunker's state")
 struct ChunkerFlushTests {
+    /// Calls `body` with each piece of `input` cut in sizes `pieces` (cycled) and the bytes fed with it.
+    static func feed(_ input: [UInt8], pieces: [Int], _ body: (UnsafeRawBufferPointer, _ fed: Int) -> Void) {
+        var fed = 0
+        var index = 0
+        input.withUnsafeBytes { buffer in
+            while fed < buffer.count {
+                let size = min(pieces[index % pieces.count], buffer.count - fed)
+                index += 1
+                body(UnsafeRawBufferPointer(rebasing: buffer[fed..<(fed + size)]), fed + size)
+                fed += size
+            }
+        }
+    }
+
     /// The chunk boundaries (end offsets) of `input` fed in `pieces`, with `flushPending` after each piece.
     static func boundaries(_ input: [UInt8], pieces: [Int]) throws -> (ends: [Int], flushes: Set<Int>) {
         var chunker = Chunker(try ChunkerConfiguration(averageSize: 2048))
         var ends: [Int] = []
         var flushes: Set<Int> = []
         var position = 0
-        var fed = 0
-        var index = 0
-        try input.withUnsafeBytes { buffer in
-            while fed < buffer.count {
-                let size = min(pieces[index % pieces.count], buffer.count - fed)
-                index += 1
-                chunker.append(UnsafeRawBufferPointer(rebasing: buffer[fed..<(fed + size)])) { chunk in
-                    position += chunk.count
-                    ends.append(position)
-                }
-                fed += size
-                chunker.flushPending { chunk in
-                    position += chunk.count
-                    ends.append(position)
-                }
-                #expect(position == fed, "a flush hands out everything fed so far")
-                flushes.insert(fed)
-            }
-            chunker.finish { chunk in
-                position += chunk.count
-                ends.append(position)
-            }
-            _ = try #require(position == buffer.count ? position : nil)
+        let handOut = { (chunk: UnsafeRawBufferPointer) in
+            position += chunk.count
+            ends.append(position)
         }
+        feed(input, pieces: pieces) { piece, fed in
+            chunker.append(piece, handOut)
+            chunker.flushPending(handOut)
+            #expect(position == fed, "a flush hands out everything fed so far")
+            flushes.insert(fed)
+        }
+        chunker.finish(handOut)
+        _ = try #require(position == input.count ? position : nil)
         return (ends, flushes)
     }
 
@@ -139,5 +141,33 @@ struct ChunkerFlushTests {
         let (ends, flushes) = try Self.boundaries(input, pieces: pieces)
         #expect(Set(reference).isSubset(of: Set(ends)), "every content-defined boundary is kept")
         #expect(Set(ends).subtracting(reference).isSubset(of: flushes), "the only other cuts are flush points")
+    }
+
+    @Test("whole-chunk flushes hand out exactly the one-pass chunks, and tails that cover the rest", arguments: [
+        [1], [100, 3000], [4096], [65536], [777, 13, 20_000],
+    ])
+    func wholeChunksAreThoseOfOnePass(pieces: [Int]) throws {
+        let input = TestCorpus.text(120_000, seed: 8) + TestCorpus.random(40_000, seed: 9)
+        let reference = try Self.boundaries(input, pieces: [input.count]).ends
+        var chunker = Chunker(try ChunkerConfiguration(averageSize: 2048))
+        var ends: [Int] = []
+        var end = 0
+        var delivered = 0
+        let whole = { (chunk: UnsafeRawBufferPointer, already: Int) in
+            // The tails handed out may run past a chunk's end (a cut at a tail's last byte is decided only
+            // when a byte more has arrived): then the next chunk begins with delivered bytes too.
+            #expect(already == min(delivered - end, chunk.count), "the chunk's delivered bytes are the tails'")
+            end += chunk.count
+            ends.append(end)
+            delivered = max(delivered, end)
+        }
+        Self.feed(input, pieces: pieces) { piece, fed in
+            chunker.append(piece, whole: whole)
+            chunker.flushPending(whole: whole) { tail in delivered += tail.count }
+            #expect(delivered == fed, "a flush hands out everything fed so far")
+        }
+        chunker.finish(whole: whole)
+        _ = try #require(end == input.count ? end : nil)
+        #expect(ends == reference)
     }
 }

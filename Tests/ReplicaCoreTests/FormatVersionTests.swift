@@ -1,8 +1,9 @@
 import Foundation
 import ReplicaCore
+import ReplicaTestSupport
 import Testing
 
-@Suite("Format versions: version 2 is written, version 1 still decodes")
+@Suite("Format versions: version 3 is written, versions 1 and 2 still decode")
 struct FormatVersionTests {
     /// 3000 numbered lines, twice: the content of the version-1 fixtures (see Fixtures/README.md).
     static var content: [UInt8] {
@@ -31,32 +32,50 @@ struct FormatVersionTests {
         return (decoder, output)
     }
 
-    @Test("a version-1 self-contained stream decodes")
-    func versionOneSelfContained() throws {
-        let stream = try Fixtures.bytes("v1-self-contained.rpl")
-        #expect(stream[4] == 1)
+    @Test("version-1 and version-2 self-contained streams decode", arguments: [UInt8(1), 2])
+    func olderSelfContained(version: UInt8) throws {
+        let stream = try Fixtures.bytes("v\(version)-self-contained.rpl")
+        #expect(stream[4] == version)
         let (decoder, output) = try Self.decode(stream)
         #expect(output == Self.content)
-        #expect(decoder.header?.version == 1)
+        #expect(decoder.header?.version == version)
         #expect(decoder.statistics.windowReferences > 0)
     }
 
-    @Test("version-1 store-backed streams decode: references and store-prefixed blocks")
-    func versionOneStoreBacked() throws {
+    @Test(
+        "version-1 and version-2 store-backed streams decode: references, store-prefixed blocks, store runs (2)",
+        arguments: [UInt8(1), 2])
+    func olderStoreBacked(version: UInt8) throws {
         let store = MemoryChunkStore(capacity: 16 << 20)
-        let (_, first) = try Self.decode(try Fixtures.bytes("v1-store-a.rpl"), store: store)
+        let (_, first) = try Self.decode(try Fixtures.bytes("v\(version)-store-a.rpl"), store: store)
         #expect(first == Self.content)
-        let (decoder, second) = try Self.decode(try Fixtures.bytes("v1-store-b.rpl"), store: store)
+        let (decoder, second) = try Self.decode(try Fixtures.bytes("v\(version)-store-b.rpl"), store: store)
         #expect(second == Self.editedContent)
+        #expect(decoder.header?.version == version)
         #expect(decoder.statistics.storeReferences > 0)
-        #expect(decoder.statistics.storeRuns == 0)
+        #expect((decoder.statistics.storeRuns > 0) == (version >= 2))
     }
 
-    @Test("new streams are version 2 and record zstd's long window")
-    func writesVersionTwo() throws {
+    @Test("a transient literal or a skip in a version-2 stream is refused")
+    func formatThreeRecordsInVersionTwo() throws {
+        for operations: [HandmadeStream.Operation] in [[.transient([1, 2, 3])], [.skip(1), .literal([1, 2])]] {
+            var stream = HandmadeStream(windowSize: 1 << 20, version: 2)
+            try stream.appendBlock(operations)
+            let bytes = stream.finish()
+            let decoder = try StreamDecoder()
+            var output: [UInt8] = []
+            let error = try #require(throws: FormatError.self) { try decoder.decode(bytes, into: &output) }
+            #expect(error.code == .corrupt)
+            #expect(error.message.contains("literal of 0 bytes"), "\(error)")
+            #expect(output.isEmpty)
+        }
+    }
+
+    @Test("new streams are version 3 and record zstd's long window")
+    func writesVersionThree() throws {
         let stream = try Replica.compress(Self.content, configuration: EncoderConfiguration())
         #expect(stream[4] == StreamHeader.currentVersion)
-        #expect(StreamHeader.currentVersion == 2)
+        #expect(StreamHeader.currentVersion == 3)
         #expect(stream[27] == UInt8(CodecConfiguration.defaultLongWindowLog))
         let (decoder, output) = try Self.decode(stream)
         #expect(output == Self.content)

@@ -196,6 +196,9 @@ struct StreamStatisticsTests {
         sample.storeReferenceBytes = 11
         sample.storeRuns = 2
         sample.rawBlocks = 13
+        sample.transientLiterals = 17
+        sample.transientBytes = 19
+        sample.skippedBytes = 23
         var total = sample
         total += sample
         let fields = Mirror(reflecting: sample).children.compactMap { $0.value as? UInt64 }

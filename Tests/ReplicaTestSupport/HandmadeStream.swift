@@ -11,6 +11,12 @@ package struct HandmadeStream {
         case windowReference(UInt64)
         /// A chunk named by fingerprint, with its bytes (which the stream does not carry).
         case storeReference([UInt8])
+        /// Format 3: bytes delivered but forming no chunk.
+        case transient([UInt8])
+        /// Format 3: the next operation's chunk begins with this many bytes already delivered.
+        case skip(Int)
+        /// Format 3: an escape with any code byte and value, as no encoder writes it.
+        case extended(code: UInt8, value: UInt64)
     }
 
     /// How a block's body is stored.
@@ -30,12 +36,13 @@ package struct HandmadeStream {
     private var blockCount: UInt64 = 0
     private var zstd: ZstdCompressor?
 
-    /// Starts a stream with a header of these parameters (codec zstd level 3, FastCDC 2020, unkeyed).
+    /// Starts a stream with a header of these parameters (codec zstd level 3, FastCDC 2020, unkeyed), of format
+    /// `version`.
     package init(
         windowSize: Int, blockSize: Int = 4 << 10, minimumChunk: Int = 64, averageChunk: Int = 64,
-        maximumChunk: Int = 64 << 10, codec: CodecKind = .zstd, storeID: StoreID? = nil
+        maximumChunk: Int = 64 << 10, codec: CodecKind = .zstd, storeID: StoreID? = nil, version: UInt8 = 1
     ) {
-        var header: [UInt8] = [0x52, 0x50, 0x4C, 0x43, 1, storeID == nil ? 0 : 1]
+        var header: [UInt8] = [0x52, 0x50, 0x4C, 0x43, version, storeID == nil ? 0 : 1]
         header.appendLE(UInt16(64))
         header += [2, 2, 0, 0]
         header.appendLE(UInt32(minimumChunk))
@@ -54,16 +61,31 @@ package struct HandmadeStream {
     package static func body(_ operations: [Operation]) -> [UInt8] {
         var literals: [UInt8] = []
         var encoded: [UInt8] = []
+        var skip = 0
         for operation in operations {
+            let skipped = skip
+            skip = 0
             switch operation {
             case .literal(let chunk):
-                literals += chunk
+                // After a skip, the literal section holds only the chunk's bytes after the delivered ones.
+                literals += chunk.dropFirst(skipped)
                 encoded.appendVarint(UInt64(chunk.count) << 2)
             case .windowReference(let distance):
                 encoded.appendVarint(distance << 2 | 1)
             case .storeReference(let chunk):
                 encoded.appendVarint(2)
                 encoded += Fingerprinter().fingerprint(chunk).canonicalBytes
+            case .transient(let bytes):
+                literals += bytes
+                encoded += [0, 1]
+                encoded.appendVarint(UInt64(bytes.count))
+            case .skip(let count):
+                skip = count
+                encoded += [0, 2]
+                encoded.appendVarint(UInt64(count))
+            case .extended(let code, let value):
+                encoded += [0, code]
+                encoded.appendVarint(value)
             }
         }
         var body = literals + encoded
@@ -76,17 +98,28 @@ package struct HandmadeStream {
     package mutating func appendBlock(_ operations: [Operation], storage: Storage = .raw) throws {
         var fingerprints: [UInt8] = []
         var output = 0
+        var skip = 0
         for operation in operations {
             let fingerprint: Fingerprint
+            let skipped = skip
+            skip = 0
             switch operation {
             case .literal(let chunk), .storeReference(let chunk):
                 fingerprint = fingerprinter.fingerprint(chunk)
                 window.append((fingerprint, chunk.count))
-                output += chunk.count
+                output += max(0, chunk.count - skipped)
             case .windowReference(let distance):
                 let entry = window[window.count - Int(distance)]
                 fingerprint = entry.fingerprint
-                output += entry.length
+                output += max(0, entry.length - skipped)
+            case .transient(let bytes):
+                fingerprint = fingerprinter.fingerprint(bytes)
+                output += bytes.count
+            case .skip(let count):
+                skip = count
+                continue
+            case .extended:
+                continue
             }
             fingerprints += fingerprint.canonicalBytes
         }

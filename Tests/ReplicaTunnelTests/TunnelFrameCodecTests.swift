@@ -98,7 +98,7 @@ func decodeOnChannel(_ bytes: ByteBuffer, step: Int, frameLimit: Int = 1 << 20) 
                     capabilities: [.chunkRecovery], storeID: id, frameLimit: 0x0102_0304, receiveBudget: 5,
                     fingerprintKeyCheck: 0x0A0B_0C0D)))
         let expected: [UInt8] =
-            [0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 38] + [0x52, 0x50, 0x4C, 0x54, 0, 2, 0, 0, 0, 1] + Array(0..<16)
+            [0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 38] + [0x52, 0x50, 0x4C, 0x54, 0, 3, 0, 0, 0, 1] + Array(0..<16)
             + [1, 2, 3, 4, 0, 0, 0, 5] + [0x0A, 0x0B, 0x0C, 0x0D]
         #expect(buffer.readBytes(length: buffer.readableBytes) == expected)
     }

@@ -71,7 +71,7 @@ public enum Corpus {
 
     static func encode(
         _ content: [UInt8], _ configuration: EncoderConfiguration, store: (any ChunkWriting)? = nil,
-        flushEvery: Int? = nil
+        flushEvery: Int? = nil, keepingChunks: Bool = false
     ) throws -> [UInt8] {
         let encoder = try StreamEncoder(configuration: configuration, store: store)
         var output: [UInt8] = []
@@ -79,15 +79,16 @@ public enum Corpus {
         while offset < content.count {
             let end = min(content.count, offset + (flushEvery ?? content.count))
             try encoder.encode(Array(content[offset..<end]), into: &output)
-            if flushEvery != nil { try encoder.flush(into: &output) }
+            if flushEvery != nil { try encoder.flush(into: &output, cutChunk: !keepingChunks) }
             offset = end
         }
         try encoder.finish(into: &output)
         return output
     }
 
-    /// Named seed streams: each codec, with and without window references, flushed, and store-backed ones
-    /// (store references, and an edited copy that gives store-prefixed zstd blocks).
+    /// Named seed streams: each codec, with and without window references, flushed (cutting chunks, and keeping
+    /// them: transient literals, transient store prefixes and skips), and store-backed ones (store references,
+    /// and an edited copy that gives store-prefixed zstd blocks).
     public static func streams() throws -> [(name: String, bytes: [UInt8])] {
         let repeated = text(3000, seed: 4) + noise(1500, seed: 5) + text(3000, seed: 4) + noise(1500, seed: 5)
         var edited = baseContent
@@ -99,6 +100,15 @@ public enum Corpus {
             seeds.append(("\(codec)-window", try encode(repeated, configuration(codec))))
             seeds.append(("\(codec)-nowindow", try encode(repeated, configuration(codec, window: 0))))
             seeds.append(("\(codec)-flushed", try encode(repeated, configuration(codec), flushEvery: 1000)))
+            seeds.append((
+                "\(codec)-flushed-whole",
+                try encode(repeated, configuration(codec), flushEvery: 777, keepingChunks: true)
+            ))
+            seeds.append((
+                "\(codec)-store-flushed-whole",
+                try encode(
+                    edited, configuration(codec), store: referenceStore(), flushEvery: 1500, keepingChunks: true)
+            ))
             seeds.append(("\(codec)-store", try encode(baseContent + repeated, configuration(codec), store: referenceStore())))
             seeds.append(("\(codec)-store-edited", try encode(edited, configuration(codec), store: referenceStore())))
         }

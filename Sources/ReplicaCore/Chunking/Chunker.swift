@@ -44,6 +44,17 @@ public struct Chunker: Sendable {
     public mutating func append(
         _ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows {
+        try append(bytes, whole: { chunk, delivered in try Self.rest(of: chunk, after: delivered, body) })
+    }
+
+    /// Adds input and hands every chunk that is now decided to `body` whole, in order, with how many of its first
+    /// bytes ``flushPending(whole:tail:)`` already handed out as a tail (0 for most chunks; at most the chunk's
+    /// length).
+    ///
+    /// - Warning: the buffer passed to `body` must not escape the call.
+    public mutating func append(
+        _ bytes: UnsafeRawBufferPointer, whole body: (UnsafeRawBufferPointer, _ delivered: Int) throws -> Void
+    ) rethrows {
         var input = bytes
         if !pending.isEmpty {
             // A chunk that starts in the carried bytes ends at most `maximumSize` bytes later, so joining that
@@ -67,7 +78,7 @@ public struct Chunker: Sendable {
             pending.removeAll(keepingCapacity: true)
             input = UnsafeRawBufferPointer(rebasing: input[(consumed &- carried)...])
         }
-        let consumed = try cutter.cutDecided(input, final: false, stopAt: .max, body)
+        let consumed = try cutter.cutDecided(input, final: false, stopAt: .max) { chunk in try body(chunk, 0) }
         offset &+= UInt64(consumed)
         pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[consumed...]))
     }
@@ -76,6 +87,12 @@ public struct Chunker: Sendable {
     ///
     /// The chunker is empty afterwards and can be reused for a new input.
     public mutating func finish(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try finish(whole: { chunk, delivered in try Self.rest(of: chunk, after: delivered, body) })
+    }
+
+    /// Hands out the chunks of everything still buffered whole, as ``append(_:whole:)`` does: the end of the
+    /// input decides the last cuts. The chunker is empty afterwards and can be reused for a new input.
+    public mutating func finish(whole body: (UnsafeRawBufferPointer, _ delivered: Int) throws -> Void) rethrows {
         let rest = pending
         pending.removeAll(keepingCapacity: true)
         var skip = handedOut
@@ -96,6 +113,21 @@ public struct Chunker: Sendable {
     /// content decides, and then only its part after the piece is handed out. So a flush costs at most one
     /// chunk handed out in two pieces, and the chunks after it are the same as without the flush.
     public mutating func flushPending(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try flushPending(whole: { chunk, delivered in try Self.rest(of: chunk, after: delivered, body) }, tail: body)
+    }
+
+    /// Hands out everything buffered, as ``flushPending(_:)`` does, but never a chunk in pieces: decided chunks go
+    /// to `whole` (with how many of their first bytes an earlier flush handed out), and the undecided rest that
+    /// no flush has handed out yet goes to `tail`. The chunk that rest begins is handed to `whole` once the
+    /// content decides its end (by ``append(_:whole:)`` or ``finish(whole:)``), whole, with those bytes counted
+    /// as delivered. The chunker keeps them until then (they are part of its at most `maximumSize` buffered
+    /// bytes), so the caller needs no state of its own.
+    ///
+    /// - Warning: the buffers passed to `whole` and `tail` must not escape the call.
+    public mutating func flushPending(
+        whole: (UnsafeRawBufferPointer, _ delivered: Int) throws -> Void,
+        tail: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
         guard pending.count > handedOut else { return }
         let buffered = pending
         var skip = handedOut
@@ -107,10 +139,11 @@ public struct Chunker: Sendable {
                 let cut = cutter.cut(rest)
                 // A cut before the end of the bytes (a boundary) or at the maximum size is final.
                 guard cut.length < rest.count || rest.count >= maximum else { break }
-                try Self.handOut(UnsafeRawBufferPointer(rebasing: rest[0..<cut.length]), skipping: &skip, body)
+                try Self.handOut(UnsafeRawBufferPointer(rebasing: rest[0..<cut.length]), skipping: &skip, whole)
                 start += cut.length
             }
-            try Self.handOut(UnsafeRawBufferPointer(rebasing: buffer[start...]), skipping: &skip, body)
+            let undelivered = start + min(skip, buffer.count - start)
+            if undelivered < buffer.count { try tail(UnsafeRawBufferPointer(rebasing: buffer[undelivered...])) }
             return start
         }
         pending.removeFirst(decided)
@@ -118,14 +151,23 @@ public struct Chunker: Sendable {
         handedOut = pending.count
     }
 
-    /// Hands out `chunk` less its first `skip` bytes (already handed out), if anything remains.
+    /// Hands `chunk` to `body` with how many of its first bytes were already handed out (at most `skip`, at most
+    /// its length), and takes those from `skip`.
     private static func handOut(
-        _ chunk: UnsafeRawBufferPointer, skipping skip: inout Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+        _ chunk: UnsafeRawBufferPointer, skipping skip: inout Int,
+        _ body: (UnsafeRawBufferPointer, Int) throws -> Void
     ) rethrows {
         let already = min(skip, chunk.count)
         skip -= already
-        guard already < chunk.count else { return }
-        try body(UnsafeRawBufferPointer(rebasing: chunk[already...]))
+        try body(chunk, already)
+    }
+
+    /// Hands `chunk` less its first `delivered` bytes to `body`, if anything remains: the piece-wise view.
+    private static func rest(
+        of chunk: UnsafeRawBufferPointer, after delivered: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        guard delivered < chunk.count else { return }
+        try body(UnsafeRawBufferPointer(rebasing: chunk[delivered...]))
     }
 }
 

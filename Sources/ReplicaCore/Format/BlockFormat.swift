@@ -60,6 +60,23 @@ enum BlockFormat {
         /// Format version 2 and later.
         case storeRun = 3
     }
+
+    /// The operations of format 3 that follow an escape: an operation word of 0 (a literal of 0 bytes, invalid
+    /// before format 3), then this code byte, then a varint.
+    enum ExtendedOperation: UInt8 {
+        /// The next `value` bytes of the literal section are delivered but form no chunk: the start of a chunk
+        /// whose end was not decided at a flush. Not stored, not in the window; their XXH3-128 joins the
+        /// block's content check.
+        case transientLiteral = 1
+        /// The chunk of the next operation (the first chunk of a store run) begins with `value` bytes already
+        /// delivered (by transient literals): it is stored and enters the window whole, and only its bytes
+        /// after the first `value` are output.
+        case skip = 2
+        /// Like a transient literal, but the `value` bytes are the first bytes of a chunk the decoder's store
+        /// holds, named by the 16-byte fingerprint that follows the varint: a flush inside a chunk that is
+        /// probably the stored one (the encoder checked that its bytes so far match). Store-backed streams only.
+        case transientStorePrefix = 3
+    }
 }
 
 /// The header of one data block.

@@ -3,9 +3,10 @@ public struct StreamHeader: Hashable, Sendable {
     /// `"RPLC"`: the first four bytes of every stream.
     public static let magic: [UInt8] = [0x52, 0x50, 0x4C, 0x43]
     /// The format version this library writes and the newest it reads.
-    public static let currentVersion: UInt8 = 2
-    /// The format versions this library reads: 1 (no store runs, zstd history of at most 16 MiB) and 2.
-    public static let readableVersions: ClosedRange<UInt8> = 1...2
+    public static let currentVersion: UInt8 = 3
+    /// The format versions this library reads: 1 (no store runs, zstd history of at most 16 MiB), 2 (no
+    /// transient literals or skips) and 3.
+    public static let readableVersions: ClosedRange<UInt8> = 1...3
     /// The encoded size of a header.
     public static let size = 64
 

@@ -148,6 +148,12 @@ public struct StreamStatistics: Hashable, Sendable {
     public var prefixedBlocks: UInt64 = 0
     /// Distinct chunks a decoder's store lacked.
     public var missingChunks: UInt64 = 0
+    /// Transient literals: the undecided start of a chunk, delivered at a flush that keeps chunks whole.
+    public var transientLiterals: UInt64 = 0
+    /// Bytes of content delivered by transient literals.
+    public var transientBytes: UInt64 = 0
+    /// Bytes at the start of whole chunks that transient literals had already delivered (skipped on output).
+    public var skippedBytes: UInt64 = 0
 
     /// Creates zeroed counters.
     public init() {}
@@ -171,6 +177,9 @@ public struct StreamStatistics: Hashable, Sendable {
         total.rawBlocks &+= other.rawBlocks
         total.prefixedBlocks &+= other.prefixedBlocks
         total.missingChunks &+= other.missingChunks
+        total.transientLiterals &+= other.transientLiterals
+        total.transientBytes &+= other.transientBytes
+        total.skippedBytes &+= other.skippedBytes
     }
 
     /// The fraction of chunks that were sent as references.

@@ -41,6 +41,9 @@ public final class StreamDecoder {
     private let contentCheck: XXH3Stream
     private var failure: (any Error)?
     private var missing: (count: UInt64, first: Fingerprint?, seen: Set<Fingerprint>) = (0, nil, [])
+    /// Bytes that transient literals delivered and no chunk has taken yet (format 3): the start of the input's
+    /// undecided chunk, at most one chunk. See ``exchangeCarriedBytes(_:)``.
+    private var carried: [UInt8] = []
     /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
     private var outputBudget = Int.max
     /// The most output one call may produce (set by `decode(_:into:outputLimit:)`), checked against each block's
@@ -86,8 +89,17 @@ public final class StreamDecoder {
         let stored = BlockFormat.blockHeaderSize + BlockFormat.maximumStoredLength(rawLength: header.maximumBodySize)
         let zstd = (1 << zstdWindowLog(header)) + (1 << 20)
         let prefix = header.flags.contains(.storeBacked) ? BlockFormat.prefixLimit : 0
-        return 2 * stored + header.maximumBodySize + header.maximumBlockOutput
+        return 2 * stored + header.maximumBodySize + header.maximumBlockOutput + header.maximumChunkSize
             + BlockFormat.maximumOperations * Fingerprint.byteCount + zstd + prefix + maximumMissingChunks * 48
+    }
+
+    /// Puts `other` in place of the bytes delivered ahead of their chunk (by transient literals, format 3) and
+    /// returns those it replaces, so that one decoder can serve several interleaved inputs (the tunnel's flows),
+    /// the mirror of ``StreamEncoder/exchangeChunker(_:)``. Each holds at most one chunk's bytes.
+    public func exchangeCarriedBytes(_ other: [UInt8]) -> [UInt8] {
+        let previous = carried
+        carried = other
+        return previous
     }
 
     /// Decodes the next piece of the stream, appending verified content to `output`.
@@ -319,6 +331,7 @@ public final class StreamDecoder {
         streamCount += 1
         streamBlocks = 0
         streamContentBytes = 0
+        carried = []
     }
 
     private func decodeBlock(
@@ -471,24 +484,91 @@ public final class StreamDecoder {
         fingerprintList.removeAll(keepingCapacity: true)
         let start = output.count
         let maximumChunk = header.maximumChunkSize
+        // The bytes a skip (format 3) says the next operation's chunk begins with, already delivered.
+        var skip = 0
         try body.withUnsafeBytes { buffer in
             var reader = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[literalEnd..<(body.count - 8)]))
             for _ in 0..<operationCount {
                 guard let word = reader.readVarint() else { throw corrupt("operations end early") }
                 let value = word >> 2
+                // A skip applies to the chunk of this operation only.
+                let delivered = skip
+                skip = 0
                 switch BlockFormat.Operation(rawValue: word & 3) {
+                case .literal where word == 0 && header.version >= 3:
+                    guard delivered == 0 else {
+                        throw corrupt("a skip is followed by another skip or a transient literal, not by a chunk")
+                    }
+                    guard let code: UInt8 = reader.readLittleEndian(), let length = reader.readVarint() else {
+                        throw corrupt("operations end early")
+                    }
+                    guard length >= 1, length <= UInt64(maximumChunk) else {
+                        throw corrupt("a transient literal or skip of \(length) bytes; 1 to \(maximumChunk) allowed")
+                    }
+                    switch BlockFormat.ExtendedOperation(rawValue: code) {
+                    case .transientLiteral:
+                        guard Int(length) <= literalEnd - literalCursor else {
+                            throw corrupt("transient literal of \(length) bytes overruns the literal section")
+                        }
+                        let range = literalCursor..<(literalCursor + Int(length))
+                        literalCursor = range.upperBound
+                        let bytes = UnsafeRawBufferPointer(rebasing: buffer[range])
+                        try carry(body[range], maximumChunk: maximumChunk, at: offset)
+                        try appendOutput(
+                            options.fingerprinter.fingerprint(bytes), body[range], toWindow: false, limit: blockHeader.outputLength, start: start,
+                            output: &output, offset: offset)
+                        statistics.transientLiterals &+= 1
+                        statistics.transientBytes &+= length
+                    case .transientStorePrefix:
+                        guard let fingerprint = reader.readFingerprint() else { throw corrupt("operations end early") }
+                        guard header.flags.contains(.storeBacked), let store else {
+                            throw corrupt("transient store prefix in a stream without a store")
+                        }
+                        guard let bytes = try store.get(fingerprint), bytes.count <= maximumChunk, !bytes.isEmpty
+                        else {
+                            try noteMissing(fingerprint)
+                            continue
+                        }
+                        guard length <= UInt64(bytes.count) else {
+                            throw corrupt(
+                                "a transient store prefix of \(length) bytes is longer than its chunk of \(bytes.count)")
+                        }
+                        let prefix = bytes[0..<Int(length)]
+                        try carry(prefix, maximumChunk: maximumChunk, at: offset)
+                        let check = prefix.withUnsafeBytes { options.fingerprinter.fingerprint($0) }
+                        try appendOutput(
+                            check, prefix, toWindow: false, limit: blockHeader.outputLength, start: start,
+                            output: &output, offset: offset)
+                        statistics.transientLiterals &+= 1
+                        statistics.transientBytes &+= length
+                    case .skip:
+                        guard Int(length) <= carried.count else {
+                            throw corrupt(
+                                "a skip of \(length) bytes, but only \(carried.count) bytes were delivered ahead of "
+                                    + "their chunk")
+                        }
+                        skip = Int(length)
+                        statistics.skippedBytes &+= length
+                    case nil:
+                        throw corrupt("unknown extended operation \(code)")
+                    }
+                    continue
                 case .literal:
-                    guard value >= 1, value <= UInt64(maximumChunk), Int(value) <= literalEnd - literalCursor else {
+                    // After a skip, the literal section holds only the chunk's bytes after the delivered ones.
+                    guard value >= 1, value <= UInt64(maximumChunk), value >= UInt64(delivered),
+                        Int(value) - delivered <= literalEnd - literalCursor
+                    else {
                         throw corrupt("literal of \(value) bytes overruns the literal section or the chunk limit")
                     }
-                    let range = literalCursor..<(literalCursor + Int(value))
+                    let range = literalCursor..<(literalCursor + Int(value) - delivered)
                     literalCursor = range.upperBound
-                    let fingerprint = options.fingerprinter.fingerprint(UnsafeRawBufferPointer(rebasing: buffer[range]))
+                    let chunk = delivered == 0 ? Array(body[range]) : Array(carried[0..<delivered]) + body[range]
+                    let fingerprint = chunk.withUnsafeBytes { options.fingerprinter.fingerprint($0) }
+                    try takeCarried(delivered, chunk: chunk[...], at: offset)
                     // One copy of the chunk serves the window and the store (a memory store keeps it as it is).
-                    let chunk = Array(body[range])
                     try appendOutput(
-                        fingerprint, body[range], toWindow: true, limit: blockHeader.outputLength, start: start,
-                        output: &output, offset: offset, windowCopy: chunk)
+                        fingerprint, chunk[...], skipping: delivered, toWindow: true, limit: blockHeader.outputLength,
+                        start: start, output: &output, offset: offset, windowCopy: chunk)
                     try store?.put(chunk, as: fingerprint)
                     statistics.literalChunks &+= 1
                     statistics.literalBytes &+= value
@@ -504,9 +584,10 @@ public final class StreamDecoder {
                         }
                         throw corrupt("reference \(value) chunks back, but the window holds \(window.count)")
                     }
+                    try takeCarried(delivered, chunk: chunk.bytes[...], at: offset)
                     try appendOutput(
-                        chunk.fingerprint, chunk.bytes[...], toWindow: false, limit: blockHeader.outputLength,
-                        start: start, output: &output, offset: offset)
+                        chunk.fingerprint, chunk.bytes[...], skipping: delivered, toWindow: false,
+                        limit: blockHeader.outputLength, start: start, output: &output, offset: offset)
                     statistics.windowReferences &+= 1
                     statistics.windowReferenceBytes &+= UInt64(chunk.bytes.count)
                 case .storeReference:
@@ -521,9 +602,10 @@ public final class StreamDecoder {
                         try noteMissing(fingerprint)
                         continue
                     }
+                    try takeCarried(delivered, chunk: bytes[...], at: offset)
                     try appendOutput(
-                        fingerprint, bytes[...], toWindow: true, limit: blockHeader.outputLength, start: start,
-                        output: &output, offset: offset, windowCopy: bytes)
+                        fingerprint, bytes[...], skipping: delivered, toWindow: true, limit: blockHeader.outputLength,
+                        start: start, output: &output, offset: offset, windowCopy: bytes)
                     statistics.storeReferences &+= 1
                     statistics.storeReferenceBytes &+= UInt64(bytes.count)
                 case .storeRun where header.version >= 2:
@@ -541,10 +623,12 @@ public final class StreamDecoder {
                             from: first, count: Int(value), check: check, store: store, maximumChunk: maximumChunk,
                             at: offset)
                     else { continue }
-                    for chunk in chunks {
+                    if let first = chunks.first { try takeCarried(delivered, chunk: first.bytes[...], at: offset) }
+                    for (index, chunk) in chunks.enumerated() {
                         try appendOutput(
-                            chunk.fingerprint, chunk.bytes[...], toWindow: true, limit: blockHeader.outputLength,
-                            start: start, output: &output, offset: offset, windowCopy: chunk.bytes)
+                            chunk.fingerprint, chunk.bytes[...], skipping: index == 0 ? delivered : 0, toWindow: true,
+                            limit: blockHeader.outputLength, start: start, output: &output, offset: offset,
+                            windowCopy: chunk.bytes)
                         statistics.storeReferenceBytes &+= UInt64(chunk.bytes.count)
                     }
                     statistics.storeReferences &+= value
@@ -555,6 +639,7 @@ public final class StreamDecoder {
                 }
                 statistics.chunks &+= 1
             }
+            guard skip == 0 else { throw corrupt("the block ends with a skip of \(skip) bytes and no chunk after it") }
             guard reader.remaining == 0 else { throw corrupt("\(reader.remaining) bytes follow the operations") }
         }
         guard literalCursor == literalEnd else {
@@ -623,18 +708,45 @@ public final class StreamDecoder {
         return chunks
     }
 
-    /// Appends one chunk to the output and to the window, within the block's declared output length.
+    /// Keeps bytes a transient literal delivered, for the chunk they begin: at most one chunk's worth.
+    private func carry(_ bytes: ArraySlice<UInt8>, maximumChunk: Int, at offset: UInt64) throws {
+        guard carried.count + bytes.count <= maximumChunk else {
+            throw FormatError(
+                .corrupt, at: offset,
+                "block: \(carried.count + bytes.count) transient bytes wait for their chunk, more than one chunk "
+                    + "(\(maximumChunk) bytes)")
+        }
+        carried += bytes
+    }
+
+    /// Takes the first `count` carried bytes for `chunk`, which must begin with them.
+    private func takeCarried(_ count: Int, chunk: ArraySlice<UInt8>, at offset: UInt64) throws {
+        guard count > 0 else { return }
+        guard count <= chunk.count, chunk.prefix(count).elementsEqual(carried[0..<count]) else {
+            throw FormatError(
+                .corrupt, at: offset,
+                "block: a chunk of \(chunk.count) bytes does not begin with the \(count) bytes delivered ahead of it")
+        }
+        carried.removeFirst(count)
+    }
+
+    /// Appends one chunk to the output (less its first `skipping` bytes, which were delivered before) and to the
+    /// window, within the block's declared output length.
     ///
     /// - Parameter windowCopy: the chunk's bytes as an array the window may keep (no copy), when the caller has one.
     private func appendOutput(
-        _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, toWindow: Bool, limit: Int, start: Int,
-        output: inout [UInt8],
-        offset: UInt64, windowCopy: [UInt8]? = nil
+        _ fingerprint: Fingerprint, _ bytes: ArraySlice<UInt8>, skipping: Int = 0, toWindow: Bool, limit: Int,
+        start: Int, output: inout [UInt8], offset: UInt64, windowCopy: [UInt8]? = nil
     ) throws {
-        guard output.count - start + bytes.count <= limit else {
+        guard skipping <= bytes.count else {
+            throw FormatError(
+                .corrupt, at: offset, "block: a skip of \(skipping) bytes is longer than its chunk of \(bytes.count)")
+        }
+        let delivered = bytes.dropFirst(skipping)
+        guard output.count - start + delivered.count <= limit else {
             throw FormatError(.corrupt, at: offset, "block: content exceeds the declared \(limit) bytes")
         }
-        if missing.count == 0 { output += bytes }
+        if missing.count == 0 { output += delivered }
         fingerprintList.appendCanonical(fingerprint)
         if toWindow { window.append(fingerprint, windowCopy ?? Array(bytes)) }
     }
@@ -656,6 +768,10 @@ public final class StreamDecoder {
 
     private func verify(_ trailer: StreamTrailer, at offset: UInt64) throws {
         guard missing.count == 0 else { return }
+        guard carried.isEmpty else {
+            throw FormatError(
+                .corrupt, at: offset, "the stream ends with \(carried.count) transient bytes that no chunk took")
+        }
         guard trailer.blockCount == streamBlocks else {
             throw FormatError(
                 .corrupt, at: offset, "trailer counts \(trailer.blockCount) blocks, the stream held \(streamBlocks)")

@@ -112,7 +112,7 @@ public final class StreamEncoder {
         precondition(!finished, "encode(_:into:) after finish(into:)")
         writeHeaderIfNeeded(&output)
         statistics.contentBytes &+= UInt64(bytes.count)
-        try chunker.append(bytes) { chunk in try self.add(chunk, output: &output) }
+        try chunker.append(bytes) { chunk, delivered in try self.add(chunk, delivered: delivered, output: &output) }
     }
 
     /// Encodes one chunk that the caller cut and fingerprinted, in input order: the seam for a pipeline that
@@ -142,16 +142,21 @@ public final class StreamEncoder {
     ///   - output: the buffer the block is appended to.
     ///   - cutChunk: `true` (the default) cuts the pending bytes into chunks as the end of input would, and the
     ///     chunker starts afresh: the chunks after the flush depend on where it happened. `false` keeps the
-    ///     chunker's state (``Chunker/flushPending(_:)``): the bytes of the undecided chunk travel now as a
-    ///     piece, and later chunks are cut where the content says, whatever the flush sizes. Interactive links
-    ///     that flush often (the tunnel) use `false`.
+    ///     chunker's state (``Chunker/flushPending(whole:tail:)``) and cuts no chunk: the bytes of the undecided
+    ///     chunk travel now as a transient literal (delivered, but neither stored nor referenced), and once the
+    ///     content decides that chunk's end it travels whole, as it would without the flush (a literal, a store
+    ///     or window reference, a run member), preceded by a skip of the bytes already delivered (format 3). So
+    ///     chunks, and what both stores hold, do not depend on the flush sizes. Interactive links that flush
+    ///     often (the tunnel) use `false`.
     public func flush(into output: inout [UInt8], cutChunk: Bool = true) throws {
         precondition(!finished, "flush(into:) after finish(into:)")
         writeHeaderIfNeeded(&output)
         if cutChunk {
-            try chunker.finish { chunk in try self.add(chunk, output: &output) }
+            try chunker.finish { chunk, delivered in try self.add(chunk, delivered: delivered, output: &output) }
         } else {
-            try chunker.flushPending { chunk in try self.add(chunk, output: &output) }
+            try chunker.flushPending(
+                whole: { chunk, delivered in try self.add(chunk, delivered: delivered, output: &output) },
+                tail: { tail in try self.addTransient(tail, output: &output) })
         }
         try closeBlock(into: &output)
     }
@@ -202,13 +207,26 @@ public final class StreamEncoder {
     }
 
     /// Decides how one chunk travels: as a window reference, a store reference or a literal.
-    private func add(_ chunk: UnsafeRawBufferPointer, output: inout [UInt8]) throws {
-        try add(chunk, fingerprint: fingerprinter.fingerprint(chunk), output: &output)
+    ///
+    /// - Parameter delivered: how many of the chunk's first bytes a flush already sent as a transient literal:
+    ///   the chunk is preceded by a skip of that many bytes (which the decoder kept), and only the rest is output;
+    ///   a literal carries only the rest.
+    private func add(_ chunk: UnsafeRawBufferPointer, delivered: Int, output: inout [UInt8]) throws {
+        try add(chunk, fingerprint: fingerprinter.fingerprint(chunk), delivered: delivered, output: &output)
     }
 
-    private func add(_ chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, output: inout [UInt8]) throws {
+    private func add(
+        _ chunk: UnsafeRawBufferPointer, fingerprint: Fingerprint, delivered: Int = 0, output: inout [UInt8]
+    ) throws {
         let length = UInt64(chunk.count)
         statistics.chunks &+= 1
+        if delivered > 0 {
+            // The skip applies to the operation right after it: a pending run is written first, and the chunk
+            // starts the next one.
+            writeRun()
+            block.appendSkip(delivered)
+            statistics.skippedBytes &+= UInt64(delivered)
+        }
         if let distance = window.distance(to: fingerprint) {
             writeRun()
             followOldStream(from: fingerprint)
@@ -217,7 +235,7 @@ public final class StreamEncoder {
             statistics.windowReferenceBytes &+= length
         } else if let store, store.contains(fingerprint) {
             followOldStream(from: fingerprint)
-            if configuration.storeRuns && run.count > 0 && run.next == fingerprint
+            if configuration.storeRuns && delivered == 0 && run.count > 0 && run.next == fingerprint
                 && run.count < BlockFormat.maximumRunChunks && mayFollow(storeDependencies.last, with: fingerprint)
             {
                 run.extend(with: fingerprint)
@@ -233,8 +251,10 @@ public final class StreamEncoder {
         } else {
             writeRun()
             notePrefixCandidatesForLiteral()
+            // After a skip the literal section holds only the bytes not delivered yet: the decoder kept the
+            // transient ones and puts them in front.
             block.appendOperation(.literal, length)
-            block.body.append(contentsOf: chunk)
+            block.body.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[delivered...]))
             window.append(fingerprint, length: chunk.count)
             try store?.put(chunk, as: fingerprint)
             if usesStorePrefix {
@@ -244,8 +264,48 @@ public final class StreamEncoder {
             statistics.literalChunks &+= 1
             statistics.literalBytes &+= length
         }
-        block.recordChunk(fingerprint, length: chunk.count)
-        if block.literalCount >= configuration.blockSize || block.operationCount >= BlockFormat.maximumOperations
+        block.recordChunk(fingerprint, length: chunk.count - delivered)
+        try closeBlockIfFull(into: &output)
+    }
+
+    /// Sends the bytes of a chunk whose end is not decided yet, at a flush that keeps the chunk: delivered to the
+    /// output, covered by the block's content check, but neither stored, nor in the window, nor referenceable.
+    /// The chunk follows whole later, with a skip of these bytes.
+    private func addTransient(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws {
+        writeRun()
+        if let stored = try storedChunkBeginning(with: bytes) {
+            // An unchanged stretch: the chunk these bytes begin is probably the stored one that follows the last
+            // reference, and its bytes so far match, so they travel as a reference to its start.
+            block.appendTransientStorePrefix(bytes.count, of: stored)
+            appendDependency(stored)
+        } else {
+            // Compressed like a literal: the stored chunk at the cursor is probably the one these bytes edit.
+            notePrefixCandidatesForLiteral()
+            block.appendTransient(bytes)
+        }
+        block.recordChunk(fingerprinter.fingerprint(bytes), length: bytes.count)
+        statistics.transientLiterals &+= 1
+        statistics.transientBytes &+= UInt64(bytes.count)
+        try closeBlockIfFull(into: &output)
+    }
+
+    /// The stored chunk that most likely continues the stream here (the one after the last referenced chunk, or
+    /// the cursor after edited ones), if it begins with `bytes`.
+    private func storedChunkBeginning(with bytes: UnsafeRawBufferPointer) throws -> Fingerprint? {
+        guard usesStorePrefix, let store else { return nil }
+        let candidate = lastReference.flatMap { storedSuccessor(of: $0) } ?? oldStreamCursor
+        guard let candidate, let stored = try store.get(candidate), stored.count >= bytes.count,
+            stored.withUnsafeBytes({ $0.prefix(bytes.count).elementsEqual(bytes) })
+        else { return nil }
+        return candidate
+    }
+
+    /// Closes the open block once it holds its target of literal bytes, operations or output.
+    ///
+    /// Two operations are kept in reserve: the next chunk may add a pending run's operation, a skip and its
+    /// own operation before the next check, and closing writes a pending run.
+    private func closeBlockIfFull(into output: inout [UInt8]) throws {
+        if block.literalCount >= configuration.blockSize || block.operationCount >= BlockFormat.maximumOperations - 2
             || block.outputLength >= outputLimit
         {
             try closeBlock(into: &output)
@@ -465,6 +525,33 @@ struct BlockBuilder {
 
     mutating func appendOperation(_ kind: BlockFormat.Operation, _ value: UInt64) {
         operations.appendVarint(value << 2 | kind.rawValue)
+        operationCount += 1
+    }
+
+    /// Appends a skip (format 3): the next operation's chunk begins with `count` bytes already delivered.
+    mutating func appendSkip(_ count: Int) {
+        operations.append(0)
+        operations.append(BlockFormat.ExtendedOperation.skip.rawValue)
+        operations.appendVarint(UInt64(count))
+        operationCount += 1
+    }
+
+    /// Appends a transient literal (format 3): `bytes` are delivered but form no chunk.
+    mutating func appendTransient(_ bytes: UnsafeRawBufferPointer) {
+        body.append(contentsOf: bytes)
+        operations.append(0)
+        operations.append(BlockFormat.ExtendedOperation.transientLiteral.rawValue)
+        operations.appendVarint(UInt64(bytes.count))
+        operationCount += 1
+    }
+
+    /// Appends a transient store prefix (format 3): the first `count` bytes of the stored chunk `fingerprint`
+    /// are delivered but form no chunk.
+    mutating func appendTransientStorePrefix(_ count: Int, of fingerprint: Fingerprint) {
+        operations.append(0)
+        operations.append(BlockFormat.ExtendedOperation.transientStorePrefix.rawValue)
+        operations.appendVarint(UInt64(count))
+        operations.appendCanonical(fingerprint)
         operationCount += 1
     }
 

@@ -16,6 +16,9 @@ public final class LinkDecoder {
     private var output: [UInt8] = []
     /// The decoded bytes handed out, in storage reused once the local socket let go of the previous ones.
     private var deliveries = RecycledBuffer()
+    /// Each flow's bytes delivered ahead of their chunk (at most one chunk per flow) between its payloads.
+    /// Locked: ``endFlow(_:)`` comes from the event loop while a payload may be decoded on the pool.
+    private let flows = Mutex(FlowStates<[UInt8]>())
 
     /// Creates the decoder for one direction.
     ///
@@ -46,6 +49,21 @@ public final class LinkDecoder {
         pinned.supply(fingerprint, bytes)
     }
 
+    /// Forgets a flow's state (when the flow ends). Safe to call while a payload is being decoded.
+    public func endFlow(_ flow: UInt32) {
+        flows.withLock { $0.forget(flow) }
+    }
+
+    /// Forgets the states of flows no DATA can arrive on any more (`accepts` says no), once more than `limit`
+    /// flows have one: a flow this side closed before the peer finished sending keeps its state until then.
+    func forgetFlows(above limit: Int, unless accepts: (UInt32) -> Bool) {
+        guard flows.withLock({ $0.count }) > limit else { return }
+        let stale = flows.withLock { $0.flows }.filter { !accepts($0) }
+        flows.withLock { flows in
+            for flow in stale { flows.forget(flow) }
+        }
+    }
+
     /// Verifies a plain (engine-bypassing) payload's length and checksum.
     ///
     /// - Returns: the bytes, safe to deliver.
@@ -67,9 +85,17 @@ public final class LinkDecoder {
     /// - Returns: the decoded bytes, safe to deliver.
     /// - Throws: ``TunnelError`` `decodeFailed` when the stream is corrupt (the direction is then unusable), or
     ///   `checksumMismatch` when the bytes do not match the frame's length or checksum.
-    public func decode(_ data: TunnelData) throws(TunnelError) -> ByteBuffer {
+    public func decode(_ data: TunnelData, flow: UInt32? = nil) throws(TunnelError) -> ByteBuffer {
         output.removeAll(keepingCapacity: true)
+        var shared: [UInt8]?
+        if let flow {
+            shared = decoder.exchangeCarriedBytes(flows.withLock { $0.begin(flow) } ?? [])
+        }
         defer {
+            if let flow, let shared {
+                let own = decoder.exchangeCarriedBytes(shared)
+                flows.withLock { $0.end(flow, keeping: own) }
+            }
             pinned.unpinAll()
             // A large frame's buffer is not kept for the link's lifetime.
             if output.capacity > 1 << 20 { output = [] }

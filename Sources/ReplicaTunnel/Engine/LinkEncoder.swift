@@ -24,7 +24,7 @@ public final class LinkEncoder {
     private let checksum: XXH3Stream128
     /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
     /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
-    private let flows = Mutex(FlowChunkers())
+    private let flows = Mutex(FlowStates<Chunker>())
 
     /// Creates the encoder for one direction.
     ///
@@ -58,13 +58,20 @@ public final class LinkEncoder {
     /// - Throws: ``CodecError`` or ``ChunkStoreError``; either leaves the direction unusable.
     ///   - flow: the flow the batch belongs to; its chunker state carries over to its next batch. `nil` cuts the
     ///     batch's last chunk at its end (a forced cut) and keeps no state.
-    public func encode(_ bytes: ByteBuffer, flow: UInt32? = nil, compress: Bool = true) throws -> TunnelData {
-        try encode(parts: CollectionOfOne(bytes), flow: flow, compress: compress)
+    ///   - last: the flow's input has ended after this batch (which may be empty): its last chunk is cut where
+    ///     the input ends and sent whole, so both stores hold it (its start may have been delivered already,
+    ///     as a transient literal).
+    public func encode(
+        _ bytes: ByteBuffer, flow: UInt32? = nil, compress: Bool = true, last: Bool = false
+    ) throws -> TunnelData {
+        try encode(parts: CollectionOfOne(bytes), flow: flow, compress: compress, last: last)
     }
 
     /// Encodes and flushes one batch given as consecutive pieces (a flow's reads, taken without joining them):
-    /// the same payload as ``encode(_:flow:compress:)`` of the pieces joined.
-    func encode(parts: some Collection<ByteBuffer>, flow: UInt32? = nil, compress: Bool = true) throws -> TunnelData {
+    /// the same payload as ``encode(_:flow:compress:last:)`` of the pieces joined.
+    func encode(
+        parts: some Collection<ByteBuffer>, flow: UInt32? = nil, compress: Bool = true, last: Bool = false
+    ) throws -> TunnelData {
         scratch.removeAll(keepingCapacity: true)
         recorder.beginBatch()
         encoder.compressesLiterals = compress
@@ -88,11 +95,17 @@ public final class LinkEncoder {
             }
             length += part.readableBytes
         }
-        try encoder.flush(into: &scratch, cutChunk: flow == nil)
+        try encoder.flush(into: &scratch, cutChunk: flow == nil || last)
         return TunnelData(
             decodedLength: UInt32(length), checksum: checksum.digest.low,
             references: recorder.endBatch(retaining: encoder.takeStoreDependencies()),
             encoded: scratch.withUnsafeBytes { payloads.fill($0) })
+    }
+
+    /// Whether a flow's chunker holds bytes whose chunk is not decided yet (already delivered at a flush): the
+    /// flow's last chunk, which a batch with `last` sends whole when the flow's input ends.
+    public func hasUndecidedBytes(_ flow: UInt32) -> Bool {
+        flows.withLock { ($0.state(of: flow)?.bufferedCount ?? 0) > 0 }
     }
 
     /// Forgets a flow's chunker state (when the flow ends). Safe to call while a batch is being encoded.
@@ -111,25 +124,35 @@ public final class LinkEncoder {
     package var retainedBytes: Int { recorder.retainedBytes }
 }
 
-/// The chunker states of a link's flows between their batches.
-struct FlowChunkers {
-    private var idle: [UInt32: Chunker] = [:]
+/// The per-flow states of one direction of a link between a flow's batches: each flow's chunker on the sending
+/// end, and on the receiving end the bytes delivered ahead of their chunk.
+struct FlowStates<State> {
+    private var idle: [UInt32: State] = [:]
     private var active: UInt32?
     private var forgetActive = false
 
-    /// Takes a flow's state for encoding one batch (`nil` for a new flow).
-    mutating func begin(_ flow: UInt32) -> Chunker? {
+    /// Takes a flow's state for coding one batch (`nil` for a new flow).
+    mutating func begin(_ flow: UInt32) -> State? {
         active = flow
         forgetActive = false
         return idle.removeValue(forKey: flow)
     }
 
     /// Puts a flow's state back after its batch, unless the flow ended meanwhile.
-    mutating func end(_ flow: UInt32, keeping chunker: Chunker) {
-        if !(forgetActive && active == flow) { idle[flow] = chunker }
+    mutating func end(_ flow: UInt32, keeping state: State) {
+        if !(forgetActive && active == flow) { idle[flow] = state }
         active = nil
         forgetActive = false
     }
+
+    /// A flow's state between batches.
+    func state(of flow: UInt32) -> State? { idle[flow] }
+
+    /// The flows with a state between batches.
+    var flows: [UInt32] { Array(idle.keys) }
+
+    /// How many flows have a state between batches.
+    var count: Int { idle.count }
 
     mutating func forget(_ flow: UInt32) {
         idle[flow] = nil

@@ -29,57 +29,6 @@ struct ChunkerTests {
         }
     }
 
-    @Test("the scalar kernel holds back only the undecided chunk: the next chunk is at least what was buffered")
-    func holdsBackOnlyTheUndecidedChunk() throws {
-        let configuration = ChunkerConfiguration.default
-        let input = TestCorpus.random(1 << 20, seed: 23)
-        var chunker = Chunker(configuration)
-        var buffered = 0
-        var checked = 0
-        let check = { (length: Int) in
-            if buffered > 0 {
-                #expect(length >= buffered)
-                checked += 1
-                buffered = 0
-            }
-        }
-        for piece in TestCorpus.randomSplits(input, largest: 70_000, seed: 3) {
-            piece.withUnsafeBytes { chunker.append($0) { check($0.count) } }
-            buffered = chunker.bufferedCount
-            #expect(buffered < configuration.maximumSize)
-        }
-        chunker.finish { check($0.count) }
-        #expect(checked > 10)
-    }
-
-    @Test(
-        "a cut resumed over growing prefixes of a chunk is the cut of the whole",
-        arguments: [(ChunkerConfiguration.Variant.v2016, 513), (.v2020, 513), (.v2020, 512)])
-    func resumedCutMatches(variant: ChunkerConfiguration.Variant, minimum: Int) throws {
-        let configuration = try ChunkerConfiguration(
-            variant: variant, minimumSize: minimum, averageSize: 2048, maximumSize: 8191, normalization: 2)
-        let cutter = FastCDC(configuration)
-        let input = TestCorpus.random(400_000, seed: 31)
-        var generator = SplitMix64(seed: 7)
-        var start = 0
-        var resumed = 0
-        while start < input.count {
-            let whole = input[start...].withUnsafeBytes { cutter.cut($0) }
-            var scan: FastCDC.Scan?
-            var end = start
-            var cut: FastCDC.Cut
-            repeat {
-                end = min(input.count, end + 1 + Int(generator.next() % 1500))
-                let hadScan = scan != nil
-                cut = input[start..<end].withUnsafeBytes { cutter.cut($0, resuming: &scan) }
-                if hadScan { resumed += 1 }
-            } while cut.length == end - start && end - start < configuration.maximumSize && end < input.count
-            #expect(cut.length == whole.length)
-            start += whole.length
-        }
-        #expect(resumed > 100)
-    }
-
     @Test("random settings: lengths stay within min and max and cover the input")
     func randomSettingsRespectLimits() throws {
         var generator = SplitMix64(seed: 99)

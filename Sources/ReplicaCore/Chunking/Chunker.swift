@@ -1,9 +1,9 @@
 /// A streaming FastCDC chunker: feed it bytes in pieces of any size and it reports the same chunks as one
 /// ``FastCDC`` pass over the whole input.
 ///
-/// It buffers only the chunk whose end the input has not decided yet (less than `maximumSize` bytes). A cut is
-/// taken when the content shows a boundary before the end of the bytes seen, when a chunk reaches `maximumSize`,
-/// or at ``finish(_:)``: only these cuts are independent of where the input is split.
+/// It buffers at most `maximumSize` bytes plus the last piece it was given. A cut is taken only when the
+/// buffer holds a full `maximumSize` bytes, or at ``finish(_:)``, because only then is the cut independent of
+/// where the input is split.
 ///
 /// ```swift
 /// var chunker = Chunker(try ChunkerConfiguration(averageSize: 8192))
@@ -19,9 +19,6 @@ public struct Chunker: Sendable {
     /// How many bytes at the start of `pending` ``flushPending(_:)`` has already handed out: the chunk they
     /// begin is still cut where the content says, and only its rest is handed out then.
     private var handedOut = 0
-    /// How far the chunk at the start of `pending` (while `append` joins input: the chunk it is deciding) has been
-    /// scanned without finding its end, so that more input scans only the new bytes (`nil`: from the start).
-    private var scan: FastCDC.Scan?
     /// How many bytes of input have been handed out as chunks.
     public private(set) var offset: UInt64 = 0
 
@@ -49,53 +46,28 @@ public struct Chunker: Sendable {
     ) rethrows {
         var input = bytes
         if !pending.isEmpty {
-            // The carried bytes begin a chunk whose end no input has decided yet (a boundary found before the
-            // end of the bytes is final, as in `flushPending`). Join only as much of the new input as decides
-            // it: first up to three average chunks from its start (almost always enough), then up to a
-            // maximum-size chunk. The rest of the input is cut in place.
+            // A chunk that starts in the carried bytes ends at most `maximumSize` bytes later, so joining that
+            // much of the new input decides every chunk that starts in them. Then the rest is cut in place.
             let carried = pending.count
-            let maximum = cutter.configuration.maximumSize
-            let firstTry = min(maximum, 3 &* cutter.configuration.averageSize)
-            var target = firstTry
-            var start = 0
-            var taken = 0
+            let take = min(input.count, cutter.configuration.maximumSize)
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
+            let joined = pending
             var skip = handedOut
-            while start < carried {
-                let more = min(input.count &- taken, max(0, start &+ target &- pending.count))
-                if more > 0 {
-                    pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[taken..<(taken &+ more)]))
-                    taken &+= more
-                }
-                let joined = pending
-                var progress = scan
-                let length: Int? = try joined.withUnsafeBytes { buffer in
-                    let rest = UnsafeRawBufferPointer(rebasing: buffer[start...])
-                    let cut = cutter.cut(rest, resuming: &progress)
-                    guard cut.length < rest.count || rest.count >= maximum else { return nil }
-                    try Self.handOut(UnsafeRawBufferPointer(rebasing: rest[0..<cut.length]), skipping: &skip, body)
-                    return cut.length
-                }
-                scan = progress
-                if let length {
-                    start &+= length
-                    target = firstTry
-                    scan = nil
-                } else if taken == input.count {
-                    break
-                } else {
-                    target = maximum
+            let consumed = try joined.withUnsafeBytes { buffer in
+                try cutter.cutDecided(buffer, final: false, stopAt: carried) { chunk in
+                    try Self.handOut(chunk, skipping: &skip, body)
                 }
             }
             handedOut = skip
-            offset &+= UInt64(start)
-            if start < carried {
-                pending.removeFirst(start)
+            offset &+= UInt64(consumed)
+            if consumed < carried {
+                pending.removeFirst(consumed)
                 return
             }
             pending.removeAll(keepingCapacity: true)
-            input = UnsafeRawBufferPointer(rebasing: input[(start &- carried)...])
+            input = UnsafeRawBufferPointer(rebasing: input[(consumed &- carried)...])
         }
-        let consumed = try cutter.cutDecided(input, final: false, stopAt: .max, scan: &scan, body)
+        let consumed = try cutter.cutDecided(input, final: false, stopAt: .max, body)
         offset &+= UInt64(consumed)
         pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[consumed...]))
     }
@@ -108,10 +80,8 @@ public struct Chunker: Sendable {
         pending.removeAll(keepingCapacity: true)
         var skip = handedOut
         handedOut = 0
-        scan = nil
-        var unused: FastCDC.Scan?
         _ = try rest.withUnsafeBytes { buffer in
-            try cutter.cutDecided(buffer, final: true, stopAt: .max, scan: &unused) { chunk in
+            try cutter.cutDecided(buffer, final: true, stopAt: .max) { chunk in
                 try Self.handOut(chunk, skipping: &skip, body)
             }
         }
@@ -146,7 +116,6 @@ public struct Chunker: Sendable {
         pending.removeFirst(decided)
         offset &+= UInt64(decided)
         handedOut = pending.count
-        scan = nil
     }
 
     /// Hands out `chunk` less its first `skip` bytes (already handed out), if anything remains.
@@ -162,27 +131,20 @@ public struct Chunker: Sendable {
 
 extension FastCDC {
     /// Cuts the chunks of `buffer` whose ends are decided, starting no chunk at or after `stopAt`, and returns
-    /// how many bytes they cover. Unless `final`, a chunk whose end is not decided (no boundary before the end of
-    /// the bytes, fewer than `maximumSize` bytes) is left, and `scan` says how far it was scanned (the lanes
-    /// kernel leaves up to `maximumSize` bytes unscanned, and `scan` `nil`).
+    /// how many bytes they cover. Unless `final`, a cut needs `maximumSize` bytes ahead of the chunk's start.
     func cutDecided(
-        _ buffer: UnsafeRawBufferPointer, final: Bool, stopAt: Int, scan: inout FastCDC.Scan?,
+        _ buffer: UnsafeRawBufferPointer, final: Bool, stopAt: Int,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows -> Int {
-        scan = nil
         if kernel == .lanes { return try cutDecidedLanes(buffer, final: final, stopAt: stopAt, body) }
         let maximum = configuration.maximumSize
         var start = 0
         while start < buffer.count && start < stopAt {
+            if !final && buffer.count &- start < maximum { break }
             let rest = UnsafeRawBufferPointer(rebasing: buffer[start...])
-            scan = nil
-            let cut = self.cut(rest, resuming: &scan)
-            // A boundary before the end of the bytes, or a cut at the maximum size, is final; a chunk that
-            // runs to the end of fewer bytes than that waits for more input.
-            if !final && cut.length == rest.count && rest.count < maximum { break }
+            let cut = self.cut(rest)
             try body(UnsafeRawBufferPointer(rebasing: rest[0..<cut.length]))
             start &+= cut.length
-            scan = nil
         }
         return start
     }

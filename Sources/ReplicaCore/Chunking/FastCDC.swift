@@ -46,29 +46,9 @@ public struct FastCDC: Sendable {
     /// - Returns: the cut; its length is at most `min(bytes.count, maximumSize)` and 0 only for empty input.
     /// - Complexity: O(cut length).
     public func cut(_ bytes: UnsafeRawBufferPointer) -> Cut {
-        var scan: Scan?
-        return cut(bytes, resuming: &scan)
-    }
-
-    /// Where a scan that found no cut before the end of its bytes stopped, so that a later call over more bytes
-    /// of the same chunk goes on from there instead of scanning the chunk again. The Gear hash at a position
-    /// depends only on the bytes before it, and the masks only on the position, so the cuts are the same.
-    package struct Scan: Sendable {
-        /// The next byte (2016) or pair of bytes (2020) to hash.
-        let next: Int
-        /// The hash before it.
-        let hash: UInt64
-    }
-
-    /// ``cut(_:)`` that goes on from `scan` (a scan of a prefix of `bytes` that found no cut), and leaves in
-    /// `scan` where this scan stopped when it found no cut before the end of `bytes` (else `nil`).
-    package func cut(_ bytes: UnsafeRawBufferPointer, resuming scan: inout Scan?) -> Cut {
         var remaining = bytes.count
         let minimum = configuration.minimumSize
-        if remaining <= minimum {
-            scan = nil
-            return Cut(length: remaining, hash: 0)
-        }
+        if remaining <= minimum { return Cut(length: remaining, hash: 0) }
         var center = configuration.averageSize
         if remaining > configuration.maximumSize {
             remaining = configuration.maximumSize
@@ -81,15 +61,14 @@ public struct FastCDC: Sendable {
             return table.gear.withUnsafeBufferPointer { gear in
                 Self.cut2016(
                     base, gear.baseAddress.unsafelyUnwrapped, start: minimum, center: center, end: remaining,
-                    maskSmall: maskSmall, maskLarge: maskLarge, scan: &scan)
+                    maskSmall: maskSmall, maskLarge: maskLarge)
             }
         case .v2020:
             return table.gear.withUnsafeBufferPointer { gear in
                 table.gearShifted.withUnsafeBufferPointer { shifted in
                     Self.cut2020(
                         base, gear.baseAddress.unsafelyUnwrapped, shifted.baseAddress.unsafelyUnwrapped,
-                        start: minimum, center: center, end: remaining, maskSmall: maskSmall, maskLarge: maskLarge,
-                        scan: &scan)
+                        start: minimum, center: center, end: remaining, maskSmall: maskSmall, maskLarge: maskLarge)
                 }
             }
         }
@@ -99,11 +78,10 @@ public struct FastCDC: Sendable {
     @inline(__always)
     static func cut2016(
         _ bytes: UnsafePointer<UInt8>, _ gear: UnsafePointer<UInt64>,
-        start: Int, center: Int, end: Int, maskSmall: UInt64, maskLarge: UInt64, scan: inout Scan?
+        start: Int, center: Int, end: Int, maskSmall: UInt64, maskLarge: UInt64
     ) -> Cut {
-        var hash: UInt64 = scan?.hash ?? 0
-        var index = scan?.next ?? start
-        scan = nil
+        var hash: UInt64 = 0
+        var index = start
         while index < center {
             hash = (hash &<< 1) &+ gear[Int(bytes[index])]
             if hash & maskSmall == 0 { return Cut(length: index, hash: hash) }
@@ -114,7 +92,6 @@ public struct FastCDC: Sendable {
             if hash & maskLarge == 0 { return Cut(length: index, hash: hash) }
             index &+= 1
         }
-        scan = Scan(next: index, hash: hash)
         return Cut(length: end, hash: hash)
     }
 
@@ -124,18 +101,16 @@ public struct FastCDC: Sendable {
     @inline(__always)
     static func cut2020(
         _ bytes: UnsafePointer<UInt8>, _ gear: UnsafePointer<UInt64>, _ shifted: UnsafePointer<UInt64>,
-        start: Int, center: Int, end: Int, maskSmall: UInt64, maskLarge: UInt64, scan: inout Scan?
+        start: Int, center: Int, end: Int, maskSmall: UInt64, maskLarge: UInt64
     ) -> Cut {
-        var hash: UInt64 = scan?.hash ?? 0
-        var pair = scan?.next ?? start / 2
-        scan = nil
+        var hash: UInt64 = 0
+        var pair = start / 2
         if let cut = scanPairs(bytes, gear, shifted, hash: &hash, pair: &pair, endPair: center / 2, mask: maskSmall) {
             return cut
         }
         if let cut = scanPairs(bytes, gear, shifted, hash: &hash, pair: &pair, endPair: end / 2, mask: maskLarge) {
             return cut
         }
-        scan = Scan(next: pair, hash: hash)
         return Cut(length: end, hash: hash)
     }
 

@@ -6,6 +6,14 @@ public enum TunnelProtocol {
     /// version-2 peer cannot decode. A peer of another version is refused with a `versionMismatch` GOAWAY naming
     /// both versions.
     public static let version: UInt16 = 3
+    /// The most bytes a receiver holds for one link direction, across all flows, that transient literals delivered
+    /// ahead of their chunks (stream format 3's carried bytes, at most one chunk per flow). A payload that would
+    /// take it past this fails to decode and the link closes; a sender keeps to ``sentCarriedByteLimit`` by cutting
+    /// a flow's chunk at a flush instead.
+    public static let maximumCarriedBytes = 8 << 20
+    /// The most undecided bytes a sender leaves delivered ahead of their chunks, across its flows: half the
+    /// receiver's bound, so an honest sender never meets it.
+    public static let sentCarriedByteLimit = maximumCarriedBytes / 2
     /// `"RPLT"`: the first bytes of every hello payload.
     public static let magic: [UInt8] = [0x52, 0x50, 0x4C, 0x54]
     /// The size of every frame header: type, flags, stream ID, payload length.

@@ -44,6 +44,9 @@ public final class StreamDecoder {
     /// Bytes that transient literals delivered and no chunk has taken yet (format 3): the start of the input's
     /// undecided chunk, at most one chunk. See ``exchangeCarriedBytes(_:)``.
     private var carried: [UInt8] = []
+    /// The most carried bytes the current flow may hold (set per payload by a caller that bounds the carried
+    /// bytes of all its flows together, as a tunnel link does); past it, decoding fails with `limitExceeded`.
+    package var carriedByteAllowance = Int.max
     /// The output at which `decodeFrames` stops and leaves the rest pending (set by `decode(_:pieceSize:deliver:)`).
     private var outputBudget = Int.max
     /// The most output one call may produce (set by `decode(_:into:outputLimit:)`), checked against each block's
@@ -715,6 +718,13 @@ public final class StreamDecoder {
                 .corrupt, at: offset,
                 "block: \(carried.count + bytes.count) transient bytes wait for their chunk, more than one chunk "
                     + "(\(maximumChunk) bytes)")
+        }
+        guard carried.count + bytes.count <= carriedByteAllowance else {
+            throw FormatError(
+                .limitExceeded, at: offset,
+                "block: \(carried.count + bytes.count) transient bytes would wait for their chunk, above the "
+                    + "\(carriedByteAllowance) bytes this flow may hold (the bytes delivered ahead of their chunks "
+                    + "are bounded across all flows)")
         }
         carried += bytes
     }

@@ -28,6 +28,10 @@ public final class StreamEncoder {
     /// archives): chunks are still cut, fingerprinted, stored and sent as references when they repeat, but new
     /// chunks are stored raw without a compression attempt. Takes effect at the next block.
     public var compressesLiterals = true
+
+    /// The bytes the chunker holds whose chunk is not decided yet: after ``flush(into:cutChunk:)`` without a cut,
+    /// those a decoder carries until the chunk's end is known.
+    package var undecidedByteCount: Int { chunker.bufferedCount }
     /// Whether a store run (and a run of store-prefix chunks) may pair two chunks only where the second is listed
     /// right after the first in ``takeStoreDependencies()``'s list with its repeats removed. Set it when the
     /// receiver knows the sender's order only from that list (a tunnel link's DATA frame carries it, and the

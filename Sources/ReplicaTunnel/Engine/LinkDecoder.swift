@@ -19,6 +19,8 @@ public final class LinkDecoder {
     /// Each flow's bytes delivered ahead of their chunk (at most one chunk per flow) between its payloads.
     /// Locked: ``endFlow(_:)`` comes from the event loop while a payload may be decoded on the pool.
     private let flows = Mutex(FlowStates<[UInt8]>())
+    /// The most carried bytes of all flows together (``TunnelProtocol/maximumCarriedBytes``; tests lower it).
+    var carriedByteLimit = TunnelProtocol.maximumCarriedBytes
 
     /// Creates the decoder for one direction.
     ///
@@ -91,6 +93,8 @@ public final class LinkDecoder {
         if let flow {
             shared = decoder.exchangeCarriedBytes(flows.withLock { $0.begin(flow) } ?? [])
         }
+        // Checked before the decoder copies any transient bytes: all flows together stay within the bound.
+        decoder.carriedByteAllowance = carriedByteLimit - flows.withLock { $0.total(\.count) }
         defer {
             if let flow, let shared {
                 let own = decoder.exchangeCarriedBytes(shared)

@@ -25,6 +25,9 @@ public final class LinkEncoder {
     /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
     /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
     private let flows = Mutex(FlowStates<Chunker>())
+    /// The most undecided bytes left delivered ahead of their chunks across all flows; a flush that would leave
+    /// more cuts the flow's chunk (``TunnelProtocol/sentCarriedByteLimit``; tests raise it to play a hostile peer).
+    var carriedByteLimit = TunnelProtocol.sentCarriedByteLimit
 
     /// Creates the encoder for one direction.
     ///
@@ -95,7 +98,10 @@ public final class LinkEncoder {
             }
             length += part.readableBytes
         }
-        try encoder.flush(into: &scratch, cutChunk: flow == nil || last)
+        // The receiver carries each flow's undecided bytes until their chunk ends: within its bound, or cut now.
+        let carriedElsewhere = flows.withLock { $0.total { $0.bufferedCount } }
+        let overCarried = carriedElsewhere + encoder.undecidedByteCount > carriedByteLimit
+        try encoder.flush(into: &scratch, cutChunk: flow == nil || last || overCarried)
         return TunnelData(
             decodedLength: UInt32(length), checksum: checksum.digest.low,
             references: recorder.endBatch(retaining: encoder.takeStoreDependencies()),
@@ -153,6 +159,9 @@ struct FlowStates<State> {
 
     /// How many flows have a state between batches.
     var count: Int { idle.count }
+
+    /// The sum of `size` over the flows' states between batches.
+    func total(_ size: (State) -> Int) -> Int { idle.values.reduce(0) { $0 + size($1) } }
 
     mutating func forget(_ flow: UInt32) {
         idle[flow] = nil

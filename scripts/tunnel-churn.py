@@ -8,7 +8,7 @@ TLS handshake with a `replica tunnel keygen` certificate, hello, read the server
 import os, shutil, socket, ssl, struct, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tunnel_common import start, stop_all, wait_port  # noqa: E402
+from tunnel_common import hello_frame, start, stop_all, wait_port  # noqa: E402
 
 R = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 work = tempfile.mkdtemp(prefix="replica-churn-")
@@ -31,13 +31,9 @@ try:
     wait_port(22150, 60)
     time.sleep(0.5)
     before = (rss(), fds())
-    def hello():
-        # Protocol version 2: magic, version, capabilities, store ID, frame limit, budget, fingerprint key check.
-        payload = b"RPLT" + struct.pack(">HI", 2, 1) + os.urandom(16) + struct.pack(">III", 2 << 20, 64 << 20, 0)
-        return struct.pack(">BBII", 1, 0, 0, len(payload)) + payload
     for i in range(1000):
         s = tls.wrap_socket(socket.create_connection(("127.0.0.1", 22150)))
-        s.sendall(hello())
+        s.sendall(hello_frame())
         s.recv(64)
         s.close()
     time.sleep(2)

@@ -12,7 +12,7 @@ how the hostile link ended, and whether a legitimate echo flow still carries eve
 import os, shutil, socket, ssl, struct, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
+from tunnel_common import ECHO_SERVER, hello_frame, start, stop_all, wait_port  # noqa: E402
 
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 TUNNEL, ECHO, LOCAL = 31500, 31501, 31502
@@ -25,8 +25,7 @@ def frame(kind, stream, payload=b"", flags=0):
 
 
 def hello():
-    payload = b"RPLT" + struct.pack(">HI", 2, 1) + os.urandom(16) + struct.pack(">III", 2 << 20, 64 << 20, 0)
-    return frame(HELLO, 0, payload)
+    return hello_frame()
 
 
 def open_frame(stream, window=1 << 20):

@@ -1,5 +1,6 @@
-"""Helpers shared by the tunnel figure scripts (tunnel-bench.py, tunnel-busy-peer.py)."""
-import socket, subprocess, time
+"""Helpers shared by the tunnel figure scripts (tunnel-bench.py, tunnel-busy-peer.py, tunnel-hostile-rss.py,
+tunnel-churn.py)."""
+import os, socket, struct, subprocess, time
 
 procs = []
 
@@ -17,6 +18,17 @@ async def main():
     async with s: await s.serve_forever()
 asyncio.run(main())
 '''
+
+
+# The peer protocol version these scripts speak (`TunnelProtocol.version`, docs/PROTOCOL.md).
+PROTOCOL_VERSION = 3
+
+
+def hello_frame():
+    """A HELLO frame: magic, version, capabilities, store ID, frame limit, budget, fingerprint key check."""
+    payload = b"RPLT" + struct.pack(">HI", PROTOCOL_VERSION, 1) + os.urandom(16) \
+        + struct.pack(">III", 2 << 20, 64 << 20, 0)
+    return struct.pack(">BBII", 0x01, 0, 0, len(payload)) + payload
 
 
 def start(args, **kw):

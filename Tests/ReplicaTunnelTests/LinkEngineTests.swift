@@ -127,6 +127,27 @@ enum Payload {
 
     /// The receiver does not hash a payload made of literals alone a second time: its blocks verify it. Every
     /// changed byte of such a payload must still be caught, with the frame's checksum left as sent.
+    /// The frame checksum may be skipped only when every delivered byte was hashed by the block checks. A literal
+    /// after a skip counts its whole chunk but delivers only its bytes after the skip, so without subtracting the
+    /// skip, a frame of such a literal (100 bytes, 40 skipped) and a 40-byte store reference would look
+    /// literal-only and leave the store's bytes unchecked.
+    @Test func aSkippedLiteralDoesNotHideStoreBytesFromTheChecksum() {
+        let before = StreamStatistics()
+        var after = before
+        after.literalBytes = 100
+        after.skippedBytes = 40
+        after.storeReferenceBytes = 40
+        let delivered = 60 + 40
+        #expect(LinkDecoder.hashedBytes(from: before, to: after) == 60)
+        #expect(LinkDecoder.hashedBytes(from: before, to: after) != delivered)
+        // Literals and transient bytes alone: all hashed.
+        var literalOnly = before
+        literalOnly.literalBytes = 100
+        literalOnly.skippedBytes = 40
+        literalOnly.transientBytes = 25
+        #expect(LinkDecoder.hashedBytes(from: before, to: literalOnly) == 60 + 25)
+    }
+
     @Test func aLiteralPayloadIsVerifiedByItsBlocks() throws {
         let input = ByteBuffer(bytes: Payload.random(20_000, seed: 8))
         for compress in [true, false] {

@@ -105,7 +105,7 @@ public final class LinkDecoder {
             if output.capacity > 1 << 20 { output = [] }
         }
         let declared = Int(data.decodedLength)
-        let literalBytes = decoder.statistics.literalBytes
+        let before = decoder.statistics
         do {
             // No block may take the output past the declared length: a bomb fails at its first block beyond it.
             try data.encoded.withUnsafeReadableBytes { buffer in
@@ -122,7 +122,7 @@ public final class LinkDecoder {
         // literal from its decoded bytes and checks every block's list of fingerprints against the block's check
         // (and each stored payload against its own). Only bytes taken from the window or the store, which those
         // checks name but do not hash, need the frame's checksum as well.
-        if decoder.statistics.literalBytes &- literalBytes == UInt64(output.count) {
+        if Self.hashedBytes(from: before, to: decoder.statistics) == output.count {
             return output.withUnsafeBytes { deliveries.fill($0) }
         }
         let checksum = output.withUnsafeBytes { LinkChecksum.of($0) }
@@ -132,6 +132,17 @@ public final class LinkDecoder {
                 "decoded bytes hash to \(String(checksum, radix: 16)), the frame says \(String(data.checksum, radix: 16))")
         }
         return output.withUnsafeBytes { deliveries.fill($0) }
+    }
+
+    /// The decoded bytes that the block checks hashed between two snapshots of the decoder's counters: literals
+    /// (a literal after a skip counts its whole chunk but delivers only the bytes after the skip) and transient
+    /// bytes. A skip before a reference subtracts bytes that were never counted, so the result can fall short of
+    /// the hashed bytes but never exceed them: when it equals the output, every delivered byte was hashed.
+    static func hashedBytes(from before: StreamStatistics, to after: StreamStatistics) -> Int {
+        let literal = Int(truncatingIfNeeded: after.literalBytes &- before.literalBytes)
+        let transient = Int(truncatingIfNeeded: after.transientBytes &- before.transientBytes)
+        let skipped = Int(truncatingIfNeeded: after.skippedBytes &- before.skippedBytes)
+        return literal + transient - skipped
     }
 }
 

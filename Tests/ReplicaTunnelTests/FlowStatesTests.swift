@@ -27,4 +27,25 @@ import Testing
         #expect(states.state(of: 2) == [2])
         #expect(states.state(of: 3) == nil)
     }
+
+    @Test func theTotalSizeFollowsStatesAsTheyComeAndGo() {
+        var states = FlowStates<[UInt8]>(size: \.count)
+        _ = states.begin(1)
+        states.end(1, keeping: [1, 2, 3])
+        _ = states.begin(2)
+        states.end(2, keeping: [1, 2])
+        #expect(states.totalSize == 5)
+        // A state taken for a batch is not counted until it is put back, and then at its new size.
+        #expect(states.begin(1) == [1, 2, 3])
+        #expect(states.totalSize == 2)
+        states.end(1, keeping: [1])
+        #expect(states.totalSize == 3)
+        states.forget(2)
+        #expect(states.totalSize == 1)
+        // A flow forgotten during its batch is not put back, so it adds nothing.
+        _ = states.begin(1)
+        states.forget(1)
+        states.end(1, keeping: [9, 9, 9, 9])
+        #expect(states.totalSize == 0)
+    }
 }

@@ -18,7 +18,7 @@ public final class LinkDecoder {
     private var deliveries = RecycledBuffer()
     /// Each flow's bytes delivered ahead of their chunk (at most one chunk per flow) between its payloads.
     /// Locked: ``endFlow(_:)`` comes from the event loop while a payload may be decoded on the pool.
-    private let flows = Mutex(FlowStates<[UInt8]>())
+    private let flows = Mutex(FlowStates<[UInt8]>(size: \.count))
     /// The most carried bytes of all flows together (``TunnelProtocol/maximumCarriedBytes``; tests lower it).
     var carriedByteLimit = TunnelProtocol.maximumCarriedBytes
 
@@ -94,7 +94,7 @@ public final class LinkDecoder {
             shared = decoder.exchangeCarriedBytes(flows.withLock { $0.begin(flow) } ?? [])
         }
         // Checked before the decoder copies any transient bytes: all flows together stay within the bound.
-        decoder.carriedByteAllowance = carriedByteLimit - flows.withLock { $0.total(\.count) }
+        decoder.carriedByteAllowance = carriedByteLimit - flows.withLock { $0.totalSize }
         defer {
             if let flow, let shared {
                 let own = decoder.exchangeCarriedBytes(shared)

@@ -24,7 +24,7 @@ public final class LinkEncoder {
     private let checksum: XXH3Stream128
     /// The chunker state of each flow between its batches (at most a maximum chunk each), and the flow being
     /// encoded. Locked: ``endFlow(_:)`` comes from the event loop while a batch may be encoded on the pool.
-    private let flows = Mutex(FlowStates<Chunker>())
+    private let flows = Mutex(FlowStates<Chunker>(size: \.bufferedCount))
     /// The most undecided bytes left delivered ahead of their chunks across all flows; a flush that would leave
     /// more cuts the flow's chunk (``TunnelProtocol/sentCarriedByteLimit``; tests raise it to play a hostile peer).
     var carriedByteLimit = TunnelProtocol.sentCarriedByteLimit
@@ -99,7 +99,7 @@ public final class LinkEncoder {
             length += part.readableBytes
         }
         // The receiver carries each flow's undecided bytes until their chunk ends: within its bound, or cut now.
-        let carriedElsewhere = flows.withLock { $0.total { $0.bufferedCount } }
+        let carriedElsewhere = flows.withLock { $0.totalSize }
         let overCarried = carriedElsewhere + encoder.undecidedByteCount > carriedByteLimit
         try encoder.flush(into: &scratch, cutChunk: flow == nil || last || overCarried)
         return TunnelData(
@@ -136,17 +136,31 @@ struct FlowStates<State> {
     private var idle: [UInt32: State] = [:]
     private var active: UInt32?
     private var forgetActive = false
+    /// The size of one state (a chunker's undecided bytes, a flow's carried bytes).
+    private let size: (State) -> Int
+    /// The sum of ``size`` over the states between batches, kept as they come and go (read once per batch, so
+    /// never recounted over every flow).
+    private(set) var totalSize = 0
+
+    /// - Parameter size: the size of one state, summed in ``totalSize``.
+    init(size: @escaping (State) -> Int = { _ in 0 }) {
+        self.size = size
+    }
 
     /// Takes a flow's state for coding one batch (`nil` for a new flow).
     mutating func begin(_ flow: UInt32) -> State? {
         active = flow
         forgetActive = false
-        return idle.removeValue(forKey: flow)
+        return take(flow)
     }
 
     /// Puts a flow's state back after its batch, unless the flow ended meanwhile.
     mutating func end(_ flow: UInt32, keeping state: State) {
-        if !(forgetActive && active == flow) { idle[flow] = state }
+        if !(forgetActive && active == flow) {
+            _ = take(flow)
+            idle[flow] = state
+            totalSize += size(state)
+        }
         active = nil
         forgetActive = false
     }
@@ -160,12 +174,15 @@ struct FlowStates<State> {
     /// How many flows have a state between batches.
     var count: Int { idle.count }
 
-    /// The sum of `size` over the flows' states between batches.
-    func total(_ size: (State) -> Int) -> Int { idle.values.reduce(0) { $0 + size($1) } }
-
     mutating func forget(_ flow: UInt32) {
-        idle[flow] = nil
+        _ = take(flow)
         if active == flow { forgetActive = true }
+    }
+
+    private mutating func take(_ flow: UInt32) -> State? {
+        guard let state = idle.removeValue(forKey: flow) else { return nil }
+        totalSize -= size(state)
+        return state
     }
 }
 

@@ -185,10 +185,10 @@ struct PeerStateMachine {
         return true
     }
 
-    /// Whether the peer opened, or this end opened, a stream with this ID at some time.
     /// Whether DATA on a stream is still accepted: it is open, or closed here recently enough to be remembered.
     func accepts(dataOn id: UInt32) -> Bool { streams[id] != nil || closedStreams[id] != nil }
 
+    /// Whether the peer opened, or this end opened, a stream with this ID at some time.
     private func wasOpened(_ id: UInt32) -> Bool {
         let peerOpens = role.isServer ? id % 2 == 1 : id % 2 == 0
         return peerOpens ? id <= lastPeerStream && id != 0 : id < nextStreamID

@@ -4,6 +4,8 @@ into the server's disk store, in one run.
 
   scripts/tunnel-busy-peer.py [path/to/replica]   (default: .build/release/replica; needs socat)
   PUSH_MIB=2048 (default) sets how much the busy client pushes.
+  BUSY_STORE=memory runs every end on its memory store instead (256 MiB), whose engine runs on the event loops
+  (TunnelEngineExecution.automatic): the figure for a busy peer sharing the hub's event loops.
 
 One `replica tunnel server` on a disk store (--store in a temporary directory, 1 GiB so it evicts), two
 `replica tunnel client`s (each its own disk store): the legitimate one forwards to an echo server, the busy one
@@ -32,7 +34,11 @@ def main():
         start([sys.executable, "-c", ECHO_SERVER, str(ECHO)])
         start(["socat", "-u", f"TCP-LISTEN:{SINK},reuseaddr,fork", "OPEN:/dev/null"])
         wait_port(ECHO), wait_port(SINK)
-        common = ["--store-capacity", "1G", "--quiet", "--admin", "off"]
+        memory = os.environ.get("BUSY_STORE") == "memory"
+        common = ["--quiet", "--admin", "off"] + ([] if memory else ["--store-capacity", "1G"])
+
+        def store(name):
+            return [] if memory else ["--store", f"{work}/{name}"]
         # Mutual TLS, as deployed: certificates from `replica tunnel keygen`.
         pki = f"{work}/pki"
         subprocess.run([REPLICA, "tunnel", "keygen", pki, "hub", "legit", "busy"], check=True,
@@ -42,15 +48,15 @@ def main():
             return ["--ca", f"{pki}/ca.pem", "--cert", f"{pki}/{name}.pem", "--key", f"{pki}/{name}.key"]
         start([REPLICA, "tunnel", "server", "--listen", f"127.0.0.1:{TUNNEL}",
                "--allow", f"127.0.0.1:{ECHO},127.0.0.1:{SINK}", "--permit", f"legit=127.0.0.1:{ECHO}",
-               "--permit", f"busy=127.0.0.1:{SINK}", "--store", f"{work}/server"] + tls("hub") + common)
+               "--permit", f"busy=127.0.0.1:{SINK}"] + store("server") + tls("hub") + common)
         wait_port(TUNNEL, 60)
-        start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}",
-               "--store", f"{work}/legit"] + tls("legit") + common)
-        start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}",
-               "--store", f"{work}/busy"] + tls("busy") + common)
+        start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_ECHO}:127.0.0.1:{ECHO}"]
+              + store("legit") + tls("legit") + common)
+        start([REPLICA, "tunnel", "client", "--peer", f"127.0.0.1:{TUNNEL}", "-L", f"{LOCAL_SINK}:127.0.0.1:{SINK}"]
+              + store("busy") + tls("busy") + common)
         wait_port(LOCAL_ECHO, 60), wait_port(LOCAL_SINK, 60)
         time.sleep(1)
-        print(f"replica: {REPLICA}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+        print(f"replica: {REPLICA} on {'memory' if memory else 'disk'} stores; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
               f"push {PUSH >> 20} MiB")
 
         phase = ["idle"]

@@ -32,6 +32,17 @@ struct TunnelCommand: ParsableCommand {
         ])
 }
 
+/// `--offload`: when links hand their encoders and decoders to the thread pool.
+enum OffloadChoice: String, ExpressibleByArgument, CaseIterable {
+    /// Only with a store that may block (``TunnelEngineExecution/automatic``).
+    case auto
+    /// Always (``TunnelEngineExecution/threadPool``).
+    case always
+
+    /// The tunnel's setting for this choice.
+    var execution: TunnelEngineExecution { self == .auto ? .automatic : .threadPool }
+}
+
 /// The options both ends share: the store, the engine and the timers.
 struct TunnelEngineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Keep chunks in this directory (created when missing).", valueName: "dir"))
@@ -75,6 +86,14 @@ struct TunnelEngineOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Print per-peer counters every this many seconds (0: never).", valueName: "s"))
     var statsInterval = 0.0
+
+    @Option(
+        help: ArgumentHelp(
+            "Where links encode and decode: auto (on their event loops with the memory store; on the thread pool "
+                + "with --store, so no event loop waits on its disk) or always (on the thread pool: one link's "
+                + "encoder beside its event loop, for a machine with cores to spare).",
+            valueName: "when"))
+    var offload = OffloadChoice.auto
 
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
@@ -126,7 +145,8 @@ struct TunnelEngineOptions: ParsableArguments {
             drainTimeout: .nanoseconds(Int64(drainTimeout * 1e9)),
             limits: TunnelLimits(
                 maximumQueuedControlBytes: budgets.controlQueueBytes, maximumMissQueueBytes: budgets.missQueueBytes,
-                decoderMemoryLimit: budgets.decoderMemoryLimit, knownChunksPerPeer: budgets.knownChunksPerPeer))
+                decoderMemoryLimit: budgets.decoderMemoryLimit, knownChunksPerPeer: budgets.knownChunksPerPeer),
+            engineExecution: offload.execution)
     }
 
     /// Opens the store: the memory store within the cap's index share; a disk store created without

@@ -33,6 +33,7 @@ final class PeerSession: ChannelDuplexHandler {
     private let store: any ChunkStore
     private let logger: TunnelLogger
     private var engine: LinkEngine?
+    /// The pool the engine runs on, or `nil` when it runs on this link's event loop (``TunnelEngineExecution``).
     private let offload: NIOThreadPool?
     private let peerName: String
     /// A DATA frame is being decoded on the pool.
@@ -88,14 +89,15 @@ final class PeerSession: ChannelDuplexHandler {
 
     /// Creates a session.
     ///
-    /// - Parameter offload: where encoding and decoding run; `nil` runs them inline (tests on an
-    ///   `EmbeddedChannel`).
+    /// - Parameter offload: the pool that encodes and decodes when the configuration's
+    ///   ``TunnelConfiguration/engineExecution`` uses one for `store`; `nil` runs them inline whatever it says (tests
+    ///   on an `EmbeddedChannel`).
     init(
         role: Role, configuration: TunnelConfiguration, store: any ChunkStore, peerName: String,
         offload: NIOThreadPool? = .singleton, logger: @escaping TunnelLogger
     ) throws {
         self.configuration = configuration
-        self.offload = offload
+        self.offload = configuration.engineExecution.usesThreadPool(with: store) ? offload : nil
         self.store = store
         self.peerName = peerName
         self.logger = logger

@@ -17,7 +17,7 @@ public struct TunnelConfiguration: Sendable {
     /// The most application bytes carried by one DATA frame. The default, 192 KiB, keeps an encoded batch
     /// (raw blocks of incompressible bytes, their headers and the reference list) under the smallest frame limit
     /// a peer may announce (``TunnelProtocol/minimumFrameLimit``, 256 KiB), while a bulk flow pays the hops to the
-    /// encoder's thread once per 192 KiB rather than once per 64 KiB.
+    /// encoder's thread (when ``engineExecution`` uses the pool) once per 192 KiB rather than once per 64 KiB.
     public var batchLimit: Int
     /// The largest frame payload accepted from the peer.
     public var frameLimit: Int
@@ -42,6 +42,9 @@ public struct TunnelConfiguration: Sendable {
     public var resolver: TunnelTarget? = nil
     /// The bounds on what one peer can make this end spend: rate limits, reply and miss queues, timeouts.
     public var limits: TunnelLimits
+    /// Where links run their encoders and decoders: on their event loops when the store never blocks, by
+    /// default. A store that may block is only ever called from the thread pool.
+    public var engineExecution: TunnelEngineExecution
 
     /// Creates a checked configuration.
     ///
@@ -60,7 +63,8 @@ public struct TunnelConfiguration: Sendable {
         reconnectMaximumDelay: TimeAmount = .seconds(5),
         linkWait: TimeAmount = .zero,
         drainTimeout: TimeAmount = .seconds(5),
-        limits: TunnelLimits? = nil
+        limits: TunnelLimits? = nil,
+        engineExecution: TunnelEngineExecution = .automatic
     ) throws {
         func check(_ ok: Bool, _ setting: String, _ message: String) throws(TunnelError) {
             if !ok { throw TunnelError(.invalidArgument, "\(setting): \(message)") }
@@ -106,6 +110,7 @@ public struct TunnelConfiguration: Sendable {
         self.linkWait = linkWait
         self.drainTimeout = drainTimeout
         self.limits = try limits ?? TunnelLimits()
+        self.engineExecution = engineExecution
     }
 
     /// The long-distance window log of the tunnel's zstd: 25 (32 MiB, as its reference window), so each

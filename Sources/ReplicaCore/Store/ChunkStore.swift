@@ -20,11 +20,21 @@ public protocol ChunkReading: AnyObject, Sendable {
     /// uses successors of the chunks it references as a compression prefix for new chunks (see
     /// `docs/FORMAT.md`, codec 3). A store that keeps no order returns `nil`; that only costs ratio.
     func successor(of fingerprint: Fingerprint) -> Fingerprint?
+
+    /// Whether a call may wait on I/O (a disk, a network) rather than only compute and lock memory.
+    ///
+    /// A caller that must never block, such as an event loop, calls a store that blocks from a thread pool, and
+    /// may call one that does not directly, saving the hops. `true` unless a store says otherwise, so a store
+    /// that does not say is kept off such threads.
+    var performsBlockingIO: Bool { get }
 }
 
 extension ChunkReading {
     /// No order is kept by default.
     public func successor(of fingerprint: Fingerprint) -> Fingerprint? { nil }
+
+    /// `true`: a store is assumed to block unless it says it does not.
+    public var performsBlockingIO: Bool { true }
 }
 
 /// Adds chunks: what an encoder and a learning decoder need from a store.

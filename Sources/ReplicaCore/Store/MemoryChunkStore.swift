@@ -70,6 +70,10 @@ public final class MemoryChunkStore: ChunkStore {
         state.withLock { state in state.slotOf[fingerprint].flatMap { state.slots[$0].successor } }
     }
 
+    /// `false`: every call works in memory under one mutex, held only while the map and the recency list change
+    /// (a copy of a chunk is made before the lock is taken).
+    public var performsBlockingIO: Bool { false }
+
     /// The bytes of chunk data held.
     public var storedBytes: Int { state.withLock { $0.storedBytes } }
     /// The number of chunks held.

@@ -166,6 +166,7 @@ final class PinnedStore: ChunkWriting {
     func setPeer(_ knowledge: PeerKnowledge) { peer.withLock { $0 = knowledge } }
 
     var storeID: StoreID { store.storeID }
+    var performsBlockingIO: Bool { store.performsBlockingIO }
 
     /// Pins what the store holds of `references`; returns the others, each once.
     ///

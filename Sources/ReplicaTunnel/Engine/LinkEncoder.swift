@@ -229,6 +229,7 @@ final class ReferenceRecorder: ChunkWriting {
     }
 
     var storeID: StoreID { store.storeID }
+    var performsBlockingIO: Bool { store.performsBlockingIO }
 
     var retainedBytes: Int { state.withLock { $0.retainedBytes } }
 

@@ -28,7 +28,9 @@ extension TunnelIntegrationTests {
             let residentBefore: Int
             let filesBefore: Int
 
-            init(limits: TunnelLimits? = nil) async throws {
+            /// - Parameter memoryStores: both ends on `MemoryChunkStore`s, whose engine runs on the event loops
+            ///   (``TunnelEngineExecution/automatic``), instead of `DiskChunkStore`s, whose engine runs on the pool.
+            init(limits: TunnelLimits? = nil, memoryStores: Bool = false) async throws {
                 group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
                 app = try await AppServer.start(group: group)
                 let configuration = try TunnelConfiguration(
@@ -38,7 +40,9 @@ extension TunnelIntegrationTests {
                 // admission cap (32 by default, TunnelAccessTests) is raised: these tests measure what each link
                 // costs the server, not the cap.
                 pair = try await TunnelPair.start(
-                    targetPort: app.port, group: group, configuration: configuration,
+                    targetPort: app.port, group: group,
+                    serverStore: memoryStores ? MemoryChunkStore(capacity: 64 << 20) : nil,
+                    clientStore: memoryStores ? MemoryChunkStore(capacity: 64 << 20) : nil, configuration: configuration,
                     admission: TunnelAdmissionLimits(maximumLinks: 2048, maximumLinksPerAddress: 2048))
                 // One legitimate flow first, so what the engine allocates once is in the baseline.
                 let payload = Payload.text(64 << 10, seed: 1) + Payload.random(192 << 10, seed: 1)
@@ -71,8 +75,9 @@ extension TunnelIntegrationTests {
             }
         }
 
-        @Test func aDecompressionBombFailsAtItsDeclaredLength() async throws {
-            let bench = try await Bench()
+        @Test(arguments: [false, true])
+        func aDecompressionBombFailsAtItsDeclaredLength(onMemoryStores: Bool) async throws {
+            let bench = try await Bench(memoryStores: onMemoryStores)
             let peer = try await HostilePeer.connect(port: bench.serverPort, group: bench.hostile)
             try await peer.send([HostilePeer.hello, .open(stream: 1, target: bench.target, window: 1 << 20)])
             try await peer.waitForWindow(on: 1)
@@ -84,7 +89,7 @@ extension TunnelIntegrationTests {
             try await waitUntil { peer.isClosed }
             #expect(peer.goAway?.code == .decodeFailed, "\(String(describing: peer.goAway))")
             #expect(peer.goAway?.reason.contains("past the caller's limit of 65536") == true)
-            try await bench.finish("bomb")
+            try await bench.finish(onMemoryStores ? "bomb (memory stores)" : "bomb")
         }
 
         @Test func dataOnAStreamNeverOpenedIsNeitherDecodedNorStored() async throws {
@@ -163,8 +168,9 @@ extension TunnelIntegrationTests {
             try await bench.finish("CHUNK_REQUEST repeats")
         }
 
-        @Test func aMissHeldForeverEndsTheLinkAtTheDeadline() async throws {
-            let bench = try await Bench()
+        @Test(arguments: [false, true])
+        func aMissHeldForeverEndsTheLinkAtTheDeadline(onMemoryStores: Bool) async throws {
+            let bench = try await Bench(memoryStores: onMemoryStores)
             let peer = try await HostilePeer.connect(port: bench.serverPort, group: bench.hostile)
             try await peer.send([HostilePeer.hello, .open(stream: 1, target: bench.target, window: 1 << 20)])
             try await peer.waitForWindow(on: 1)
@@ -179,7 +185,7 @@ extension TunnelIntegrationTests {
             // Never answered: the reply deadline (2 s here) ends the link.
             try await waitUntil(timeout: .seconds(10)) { peer.isClosed }
             #expect(peer.goAway?.code == .missingChunk, "\(String(describing: peer.goAway))")
-            try await bench.finish("miss held forever")
+            try await bench.finish(onMemoryStores ? "miss held forever (memory stores)" : "miss held forever")
         }
 
         @Test func openAndResetInALoopGetsGoAwayBeforeFilesRunOut() async throws {

@@ -101,9 +101,10 @@ def main():
             values = samples[name]
             print(f"echo 1 KiB, {name:4s}: {len(values):6d} round trips, p50 {percentile(values, 0.5):7.2f} ms, "
                   f"p99 {percentile(values, 0.99):7.2f} ms, max {max(values) * 1e3:7.2f} ms")
-        sizes = {d: sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(f"{work}/{d}") for f in fs)
-                 for d in ("server", "busy")}
-        print(f"store sizes: server {sizes['server'] >> 20} MiB, busy client {sizes['busy'] >> 20} MiB")
+        if not memory:
+            sizes = {d: sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(f"{work}/{d}") for f in fs)
+                     for d in ("server", "busy")}
+            print(f"store sizes: server {sizes['server'] >> 20} MiB, busy client {sizes['busy'] >> 20} MiB")
     finally:
         stop_all()
         shutil.rmtree(work, ignore_errors=True)

@@ -36,8 +36,14 @@ final class PeerSession: ChannelDuplexHandler {
     /// The pool the engine runs on, or `nil` when it runs on this link's event loop (``TunnelEngineExecution``).
     private let offload: NIOThreadPool?
     private let peerName: String
-    /// A DATA frame is being decoded on the pool.
+    /// A DATA frame is being decoded (on the pool, or inline).
     private var decoding = false
+    /// Inline engine jobs (no pool) running one inside another's completion, now.
+    private var inlineDepth = 0
+    /// The most inline engine jobs nested in one another before the next waits for a task of its own.
+    static let inlineDepthLimit = 8
+    /// Inline engine jobs that waited for a task of their own (``inlineDepthLimit``), so far.
+    private(set) var inlineDeferrals = 0
     /// A batch is being encoded on the pool.
     private var encoding = false
     /// Chunks the peer supplied, added to the store by the next decode job.
@@ -616,6 +622,20 @@ final class PeerSession: ChannelDuplexHandler {
     ) {
         guard let loop = context?.eventLoop else { return }
         guard let offload else {
+            // Inline, a `then` that starts the next batch (or replays held frames) calls back in here: past a few
+            // levels the job waits for the loop's next task instead, so no run of batches deepens the stack.
+            guard inlineDepth < Self.inlineDepthLimit else {
+                inlineDeferrals += 1
+                let bound = NIOLoopBound(self, eventLoop: loop)
+                loop.execute {
+                    let session = bound.value
+                    guard session.machine.phase != .closed else { return }
+                    session.run(work, then: then)
+                }
+                return
+            }
+            inlineDepth += 1
+            defer { inlineDepth -= 1 }
             then(self, Result { try work() })
             return
         }

@@ -7,11 +7,13 @@ import Testing
 
 /// The session driven frame by frame on an `EmbeddedChannel`: handshake, limits and timers without sockets.
 @Suite struct PeerSessionTests {
-    func makeChannel(role: PeerSession.Role? = nil, encoder: EncoderConfiguration? = nil) throws -> (EmbeddedChannel, PeerSession) {
+    func makeChannel(
+        role: PeerSession.Role? = nil, encoder: EncoderConfiguration? = nil, configuration: TunnelConfiguration? = nil
+    ) throws -> (EmbeddedChannel, PeerSession) {
         let role = role ?? .server(TargetDialer(
             policy: TunnelAccessPolicy(allowList: TunnelAllowList(), permissions: TunnelPermissions()), identity: nil,
             listener: nil))
-        let configuration = try TunnelConfiguration(encoder: encoder,
+        let configuration = try configuration ?? TunnelConfiguration(encoder: encoder,
             streamWindow: 64 << 10, linkBudget: 1 << 20, maximumStreams: 2, keepaliveInterval: .seconds(1),
             keepaliveTimeout: .seconds(3))
         let session = try PeerSession(
@@ -22,11 +24,11 @@ import Testing
         return (channel, session)
     }
 
-    func hello(version: UInt16 = TunnelProtocol.version, keyCheck: UInt32 = 0) -> TunnelFrame {
+    func hello(version: UInt16 = TunnelProtocol.version, keyCheck: UInt32 = 0, receiveBudget: UInt32 = 1 << 20) -> TunnelFrame {
         .hello(
             TunnelHello(
                 version: version, capabilities: [.chunkRecovery], storeID: .random(), frameLimit: 1 << 20,
-                receiveBudget: 1 << 20, fingerprintKeyCheck: keyCheck))
+                receiveBudget: receiveBudget, fingerprintKeyCheck: keyCheck))
     }
 
     @Test func aPeerWithAnotherFingerprintKeyIsRefusedInTheHandshake() throws {
@@ -144,5 +146,42 @@ import Testing
         try channel.writeInbound(hello())
         try channel.writeInbound(TunnelFrame.open(stream: 3, target: TunnelTarget(host: "a", port: 1), window: 1))
         #expect(!channel.isActive)
+    }
+
+    /// On the event loop (no pool), each batch's completion starts the next batch: a flow with many batches
+    /// pending must not nest them all on the stack. Past ``PeerSession/inlineDepthLimit`` a batch waits for a
+    /// task of its own, and the flow still arrives whole and in order.
+    @Test func manyBatchesEncodedInlineNeverNestDeeperThanTheLimit() throws {
+        let configuration = try TunnelConfiguration(
+            streamWindow: 8 << 20, linkBudget: 16 << 20, batchLimit: 16 << 10, maximumStreams: 2)
+        let (channel, session) = try makeChannel(role: .client, configuration: configuration)
+        try channel.writeInbound(hello(receiveBudget: 16 << 20))
+        _ = try outbound(channel)
+        // 4 MiB read while the link came up: 256 batches of 16 KiB, all within the credit granted below.
+        let payload = Payload.text(2 << 20, seed: 5) + Payload.random(2 << 20, seed: 5)
+        let held = stride(from: 0, to: payload.count, by: 64 << 10).map {
+            ByteBuffer(bytes: payload[$0..<min(payload.count, $0 + (64 << 10))])
+        }
+        let local = EmbeddedChannel(loop: channel.embeddedEventLoop)
+        session.open(local: local, to: TunnelTarget(host: "127.0.0.1", port: 9), held: held)
+        try channel.writeInbound(TunnelFrame.windowUpdate(stream: 1, increment: 8 << 20))
+        var frames = try outbound(channel)
+        while true {
+            channel.embeddedEventLoop.run()
+            let more = try outbound(channel)
+            if more.isEmpty { break }
+            frames += more
+        }
+        #expect(session.inlineDeferrals > 0)
+        let decoder = try LinkDecoder(store: MemoryChunkStore(capacity: 64 << 20))
+        var received: [UInt8] = []
+        for case .data(1, let data) in frames {
+            var bytes = try decoder.decode(data, flow: 1)
+            received += bytes.readBytes(length: bytes.readableBytes) ?? []
+        }
+        #expect(received.count == payload.count)
+        #expect(received == payload)
+        _ = try? local.finish()
+        _ = try? channel.finish()
     }
 }

@@ -53,7 +53,8 @@ package final class TunnelMetrics: Sendable {
     private let totals = Mutex<(application: UInt64, link: UInt64)>((0, 0))
     private let handshakeFailures: [HandshakeFailure: Counter]
     private let handshakeFailureTally = Mutex<[HandshakeFailure: Int]>([:])
-    /// Time from a batch taken from a flow to its DATA frame queued on the link (encoding on the pool included).
+    /// Time from a batch taken from a flow to its DATA frame queued on the link (encoding included, on the pool or the
+    /// event loop).
     private let frameEncode = Timer(label: "replica_frame_seconds", dimensions: [("stage", "encode")])
     /// Time from a DATA frame received to its bytes handed to the flow's socket (decoding and chunk fetches).
     private let frameDecode = Timer(label: "replica_frame_seconds", dimensions: [("stage", "decode")])

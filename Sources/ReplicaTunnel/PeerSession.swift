@@ -626,9 +626,9 @@ final class PeerSession: ChannelDuplexHandler {
             // levels the job waits for the loop's next task instead, so no run of batches deepens the stack.
             guard inlineDepth < Self.inlineDepthLimit else {
                 inlineDeferrals += 1
-                let bound = NIOLoopBound(self, eventLoop: loop)
+                let bound = NIOLoopBound((session: self, then: then), eventLoop: loop)
                 loop.execute {
-                    let session = bound.value
+                    let (session, then) = bound.value
                     guard session.machine.phase != .closed else { return }
                     session.run(work, then: then)
                 }

@@ -887,10 +887,12 @@ final class PeerSession: ChannelDuplexHandler {
         machine.close()
         keepalive?.cancel()
         keepalive = nil
+        // Before the streams go: each one removed releases link budget, which must not wake a waiting flow (its
+        // batch would be encoded, and inline also counted as sent, for a link that is gone).
+        starved.removeAll()
         let open = Set(machine.streams.keys).union(locals.keys).sorted()
         for id in open { remove(id, abort: true) }
         if !open.isEmpty { logger("\(reason): reset \(open.count) open stream(s)") }
-        starved.removeAll()
         supplies.removeAll()
         engine = nil
         context = nil

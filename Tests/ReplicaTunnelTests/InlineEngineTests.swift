@@ -58,4 +58,82 @@ import Testing
         #expect(store.count == chunks)
         #expect(!session.holdsResources)
     }
+
+    /// The peer's encoder (this test's), whose store holds `known` and which believes the session's store holds
+    /// them too: DATA it encodes from them references chunks the session must ask for.
+    func peerEncoder(knowing known: [[UInt8]]) throws -> LinkEncoder {
+        let configuration = try TunnelConfiguration().encoder
+        let store = MemoryChunkStore(capacity: 64 << 20)
+        let knowledge = PeerKnowledge(capacity: 1 << 16)
+        let teacher = try LinkEncoder(configuration: configuration, store: store, retentionLimit: 1 << 20)
+        teacher.setPeer(knowledge)
+        for bytes in known { _ = try teacher.encode(ByteBuffer(bytes: bytes)) }
+        let encoder = try LinkEncoder(configuration: configuration, store: store, retentionLimit: 16 << 20)
+        encoder.setPeer(knowledge)
+        return encoder
+    }
+
+    func delivered(_ local: EmbeddedChannel) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        while var buffer = try local.readOutbound(as: ByteBuffer.self) {
+            bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
+        }
+        return bytes
+    }
+
+    /// DATA on two streams, the first two frames each missing chunks: everything behind a miss waits, a miss found
+    /// while the held frames are replayed (inside the reply that released them) holds the rest again in order, and
+    /// each stream gets its bytes once, whole and in order, with its credit returned exactly once.
+    @Test func missesFoundWhileReplayingHoldTheRestInOrder() throws {
+        let store = MemoryChunkStore(capacity: 64 << 20)
+        let (channel, session, locals) = try client(held: [[], []], credit: 1 << 20, store: store)
+        _ = try fixture.outbound(channel)
+        let known = [Payload.random(96 << 10, seed: 11), Payload.random(96 << 10, seed: 12)]
+        let fresh = [Payload.text(40 << 10, seed: 13), Payload.random(40 << 10, seed: 14)]
+        let peer = try peerEncoder(knowing: known)
+        let frames: [TunnelFrame] = [
+            .data(stream: 1, try peer.encode(ByteBuffer(bytes: known[0]), flow: 1)),
+            .data(stream: 3, try peer.encode(ByteBuffer(bytes: known[1]), flow: 3)),
+            .data(stream: 1, try peer.encode(ByteBuffer(bytes: fresh[0]), flow: 1)),
+            .halfClose(stream: 1),
+            .data(stream: 3, try peer.encode(ByteBuffer(bytes: fresh[1]), flow: 3)),
+        ]
+        var requests: [[Fingerprint]] = []
+        var credit: [UInt32: Int] = [:]
+        var others: [TunnelFrame] = []
+        func take() throws {
+            for frame in try fixture.outbound(channel) {
+                switch frame {
+                case .chunkRequest(let fingerprints): requests.append(fingerprints)
+                case .windowUpdate(let id, let increment): credit[id, default: 0] += Int(increment)
+                default: others.append(frame)
+                }
+            }
+        }
+        for frame in frames { try channel.writeInbound(frame) }
+        try take()
+        #expect(requests.count == 1)
+        #expect(try delivered(locals[0]).isEmpty)
+        // Replies one frame at a time: only the last releases the held frames.
+        for (index, round) in [0, 1].enumerated() {
+            let asked = try #require(requests.count > index ? requests[index] : nil, "no request \(round + 1)")
+            #expect(!asked.isEmpty)
+            for fingerprint in asked {
+                try channel.writeInbound(TunnelFrame.chunkReply(fingerprint, peer.answer(fingerprint)))
+                try take()
+            }
+        }
+        #expect(requests.count == 2)
+        #expect(try delivered(locals[0]) == known[0] + fresh[0])
+        #expect(try delivered(locals[1]) == known[1] + fresh[1])
+        #expect(credit[1] == known[0].count + fresh[0].count)
+        #expect(credit[3] == known[1].count + fresh[1].count)
+        // The peer's HALF_CLOSE reached stream 1 after its DATA (the embedded local connection then closes, and
+        // the stream ends cleanly); stream 3 stays open.
+        #expect(others == [.halfClose(stream: 1)])
+        #expect(session.streams.keys.sorted() == [3])
+        #expect(session.statistics.snapshot.chunkMisses == UInt64(requests.joined().count))
+        #expect(channel.isActive)
+        _ = try? channel.finish()
+    }
 }

@@ -117,6 +117,56 @@ import Testing
         ScratchStore.removeLeftovers()
     }
 
+    /// The engine on the event loops (memory stores, TLS): 40 flows at once in 64 KiB batches (inline chains of
+    /// several batches), while the server's store is wiped, so DATA of many flows waits behind chunk replies and
+    /// other flows' frames wait behind it. Every byte arrives, in order.
+    @Test func interleavedFlowsOnMemoryStoresRecoverMissesIntact() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        let serverStore = WipeableStore(blocking: false)
+        // No reference window: every repeated chunk travels as a store reference.
+        let codec = try CodecConfiguration(.zstd, level: 1, longWindowLog: TunnelConfiguration.defaultLongWindowLog)
+        let configuration = try TunnelConfiguration(
+            encoder: EncoderConfiguration(codec: codec, windowSize: 0), batchLimit: 64 << 10)
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group, serverStore: serverStore,
+            clientStore: MemoryChunkStore(capacity: 256 << 20), configuration: configuration)
+        let shared = (0..<4).map { Payload.random(192 << 10, seed: 400 + UInt64($0)) }
+        for round in 0..<2 {
+            // Wiped before the second round, and again while it runs (wherever its flows are then).
+            if round == 1 { serverStore.wipe() }
+            let wiper = Task {
+                try await Task.sleep(for: .milliseconds(50))
+                if round == 1 { serverStore.wipe() }
+            }
+            let outcomes = try await withThrowingTaskGroup(of: (Int, FlowOutcome, [UInt8]).self) { tasks in
+                for flow in 0..<40 {
+                    tasks.addTask {
+                        let payload =
+                            Payload.text(8 << 10, seed: UInt64(flow)) + shared[flow % 4]
+                            + Payload.random(24 << 10, seed: UInt64(100 * round + flow))
+                        return (flow, try await runFlow(port: pair.localPort, payload: payload, group: group), payload)
+                    }
+                }
+                var all: [(Int, FlowOutcome, [UInt8])] = []
+                for try await result in tasks { all.append(result) }
+                return all
+            }
+            _ = try await wiper.value
+            #expect(outcomes.count == 40)
+            for (flow, outcome, payload) in outcomes {
+                #expect(outcome.mismatch(payload) == nil, "round \(round) flow \(flow) \(pair.log.text)")
+            }
+        }
+        let server = try #require(pair.server.statistics().first)
+        #expect(server.chunkMisses > 0)
+        let client = try #require(pair.client.statistics())
+        #expect(client.chunksRetransmitted > 0)
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func smallEvictingDiskStoresCarryEditedVersionsIntact() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let app = try await AppServer.start(group: group)

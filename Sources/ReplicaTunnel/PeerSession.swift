@@ -32,7 +32,8 @@ final class PeerSession: ChannelDuplexHandler {
     let statistics: TunnelStatisticsBox
     private let store: any ChunkStore
     private let logger: TunnelLogger
-    private var engine: LinkEngine?
+    /// The link's encoder and decoder, until it closes (read by tests).
+    private(set) var engine: LinkEngine?
     /// The pool the engine runs on, or `nil` when it runs on this link's event loop (``TunnelEngineExecution``).
     private let offload: NIOThreadPool?
     private let peerName: String
@@ -546,6 +547,9 @@ final class PeerSession: ChannelDuplexHandler {
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
+                // The stream ended while its batch waited (for the pool, or past the inline depth limit): encoding
+                // it brought the flow's state back, which nothing else would forget.
+                if session.locals[id] !== local { engine.encoder.endFlow(id) }
                 switch result {
                 case .success(let (data, statistics)):
                     if uncompressed {

@@ -11,9 +11,10 @@ import Testing
     let fixture = PeerSessionTests()
 
     /// A client session whose peer (this test) said hello with `receiveBudget`, and local connections opened on
-    /// streams 1, 3, ... with `held` bytes each, granted `credit` each.
+    /// streams 1, 3, ... with `held` bytes each, granted `credit` each (none yet: `nil`).
     func client(
-        receiveBudget: UInt32 = 1 << 20, held: [[UInt8]], credit: UInt32, store: MemoryChunkStore
+        receiveBudget: UInt32 = 1 << 20, held: [[UInt8]], credit: UInt32?,
+        store: MemoryChunkStore = MemoryChunkStore(capacity: 64 << 20)
     ) throws -> (EmbeddedChannel, PeerSession, [EmbeddedChannel]) {
         let configuration = try TunnelConfiguration(
             streamWindow: 1 << 20, linkBudget: 16 << 20, batchLimit: 16 << 10, maximumStreams: 4)
@@ -27,6 +28,7 @@ import Testing
             locals.append(local)
         }
         for id in session.streams.keys.sorted() {
+            guard let credit else { break }
             try channel.writeInbound(TunnelFrame.windowUpdate(stream: id, increment: credit))
         }
         channel.embeddedEventLoop.run()
@@ -133,6 +135,24 @@ import Testing
         #expect(others == [.halfClose(stream: 1)])
         #expect(session.streams.keys.sorted() == [3])
         #expect(session.statistics.snapshot.chunkMisses == UInt64(requests.joined().count))
+        #expect(channel.isActive)
+        _ = try? channel.finish()
+    }
+
+    /// A batch that waits for a task of its own (past ``PeerSession/inlineDepthLimit``) while the peer resets its
+    /// stream: the stream's end forgets the flow's chunker state, and the batch, encoded afterwards, must not bring
+    /// it back for a flow that has ended (it would stay for the link's life, its bytes counted against the
+    /// carried-byte bound of every other flow).
+    @Test func aFlowResetWhileItsBatchWaitsKeepsNoEncoderState() throws {
+        let (channel, session, _) = try client(
+            receiveBudget: 16 << 20, held: [Payload.random(1 << 20, seed: 21)], credit: nil)
+        try channel.writeInbound(TunnelFrame.windowUpdate(stream: 1, increment: 8 << 20))
+        #expect(session.inlineDeferrals == 1)
+        try channel.writeInbound(TunnelFrame.reset(stream: 1, code: .linkClosed, reason: "gone"))
+        #expect(session.streams.isEmpty)
+        channel.embeddedEventLoop.run()
+        let engine = try #require(session.engine)
+        #expect(!engine.encoder.hasUndecidedBytes(1))
         #expect(channel.isActive)
         _ = try? channel.finish()
     }

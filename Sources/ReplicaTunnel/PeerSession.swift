@@ -58,7 +58,8 @@ final class PeerSession: ChannelDuplexHandler {
     /// bytes in flight against the link budget before another local read, so reads held here are bounded by
     /// the budget (plus one read cycle), not by the number of flows.
     private var pendingTotal = 0
-    private var starved: [UInt32] = []
+    /// Streams waiting for the encoder, link budget or the socket, in the order they started waiting.
+    private var starved = CircularBuffer<UInt32>()
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     /// When the keepalive tick last ran: a tick much later than its interval means this loop was busy (or the
     /// process was not scheduled), and the peer's frames may be sitting unread in the socket.
@@ -334,8 +335,9 @@ final class PeerSession: ChannelDuplexHandler {
             }
         case .windowUpdate(let id, let increment):
             guard apply(machine.receiveWindowUpdate(id, increment: Int(increment), at: now)) else { return }
-            if let local = locals[id] {
-                if local.channel != nil { pump(local) }
+            if let local = locals[id], local.channel != nil {
+                // Streams already waiting for room go first (inline, a batch is never in flight to make them).
+                if starved.isEmpty { pump(local) } else { starve(local) }
             }
             wakeStarved()
         case .halfClose(let id):
@@ -670,13 +672,15 @@ final class PeerSession: ChannelDuplexHandler {
         }
     }
 
+    /// Lets waiting streams send, one at a time from the head of the queue, while there is room: a stream that
+    /// sent and still has bytes queues behind those still waiting, also when its batch completes inline, inside
+    /// this call. Each stream waiting now gets one turn at most.
     private func wakeStarved() {
-        guard !starved.isEmpty, machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false else {
-            return
-        }
-        let waiting = starved
-        starved.removeAll()
-        for id in waiting {
+        var turns = starved.count
+        while turns > 0, machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false,
+            let id = starved.popFirst()
+        {
+            turns -= 1
             guard let local = locals[id] else { continue }
             local.starved = false
             pump(local)

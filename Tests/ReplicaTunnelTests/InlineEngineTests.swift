@@ -156,4 +156,27 @@ import Testing
         #expect(channel.isActive)
         _ = try? channel.finish()
     }
+
+    /// Two bulk flows share a link budget smaller than their data; the peer returns credit for each DATA frame as
+    /// it arrives (it writes everything at once). Inline, no batch is ever in flight when credit returns, so the
+    /// flows must still take turns: the one that waited for budget is not passed over while the other has data.
+    @Test func flowsWaitingForLinkBudgetTakeTurns() throws {
+        let (channel, _, _) = try client(
+            receiveBudget: 64 << 10, held: [Payload.random(1 << 20, seed: 31), Payload.random(1 << 20, seed: 32)],
+            credit: 8 << 20)
+        var sent: [UInt32: Int] = [:]
+        // Until 1 MiB went out, half of what the two flows hold.
+        while sent.values.reduce(0, +) < 1 << 20 {
+            let frames = try fixture.outbound(channel)
+            try #require(!frames.isEmpty)
+            for case .data(let id, let data) in frames {
+                sent[id, default: 0] += Int(data.decodedLength)
+                try channel.writeInbound(TunnelFrame.windowUpdate(stream: id, increment: data.decodedLength))
+            }
+            channel.embeddedEventLoop.run()
+        }
+        let (first, second) = (sent[1] ?? 0, sent[3] ?? 0)
+        #expect(min(first, second) >= (first + second) / 4, "stream 1 sent \(first) bytes, stream 3 \(second)")
+        _ = try? channel.finish()
+    }
 }

@@ -47,6 +47,11 @@ final class PeerSession: ChannelDuplexHandler {
     private(set) var inlineDeferrals = 0
     /// A batch is being encoded on the pool.
     private var encoding = false
+    /// The stream of the batch being encoded, and a RESET for that stream sent meanwhile, which goes out after
+    /// the batch's DATA: the peer forgets the flow's decoder state at the RESET, and the batch may continue a
+    /// chunk whose start it holds.
+    private var encodingStream: UInt32?
+    private var resetAfterBatch: TunnelFrame?
     /// Chunks the peer supplied, added to the store by the next decode job.
     private var supplies: [(Fingerprint, [UInt8])] = []
 
@@ -540,6 +545,7 @@ final class PeerSession: ChannelDuplexHandler {
                 local.incompressibleStreak >= Self.plainAfter && local.plainBatches < local.probeInterval
             encoding = true
             local.encoding = true
+            encodingStream = id
             let started = NIODeadline.now()
             run({
                 (
@@ -549,8 +555,9 @@ final class PeerSession: ChannelDuplexHandler {
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
-                // The stream ended while its batch waited (for the pool, or past the inline depth limit): encoding
-                // it brought the flow's state back, which nothing else would forget.
+                session.encodingStream = nil
+                // The stream ended while its batch waited or was encoded: `remove` left the flow's state to the
+                // batch, and nothing else would forget it.
                 if session.locals[id] !== local { engine.encoder.endFlow(id) }
                 switch result {
                 case .success(let (data, statistics)):
@@ -562,6 +569,10 @@ final class PeerSession: ChannelDuplexHandler {
                     }
                     session.sendData(
                         data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
+                    if let reset = session.resetAfterBatch {
+                        session.resetAfterBatch = nil
+                        session.send(reset)
+                    }
                     TunnelMetrics.shared.frameDone(encode: true, since: started)
                     // Other streams waiting for the encoder go first; this one queues behind them.
                     if local.pendingBytes > 0 { session.starve(local) }
@@ -840,7 +851,9 @@ final class PeerSession: ChannelDuplexHandler {
         engine?.decoder.forgetFlows(above: 2 * configuration.maximumStreams) { machine.accepts(dataOn: $0) }
         pendingTotal -= local?.pendingBytes ?? 0
         local?.pendingBytes = 0
-        engine?.encoder.endFlow(id)
+        // A batch still to be encoded or in flight continues the flow's chunk as the peer's decoder expects; its
+        // completion forgets the flow.
+        if local?.encoding != true { engine?.encoder.endFlow(id) }
         statistics.update {
             $0.activeFlows = machine.streams.count
             if abort { $0.resetFlows += 1 }
@@ -911,6 +924,10 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func send(_ frame: TunnelFrame) {
         guard machine.phase != .closed, let context else { return }
+        if case .reset(let id, _, _) = frame, id == encodingStream {
+            resetAfterBatch = frame
+            return
+        }
         let promise = timingFlush ? nil : context.eventLoop.makePromise(of: Void.self)
         context.write(wrapOutboundOut(frame), promise: promise)
         if let promise { flushProbe = promise }

@@ -140,9 +140,8 @@ import Testing
     }
 
     /// A batch that waits for a task of its own (past ``PeerSession/inlineDepthLimit``) while the peer resets its
-    /// stream: the stream's end forgets the flow's chunker state, and the batch, encoded afterwards, must not bring
-    /// it back for a flow that has ended (it would stay for the link's life, its bytes counted against the
-    /// carried-byte bound of every other flow).
+    /// stream: once the batch is done, the encoder keeps no chunker state for the ended flow (it would stay for the
+    /// link's life, its bytes counted against the carried-byte bound of every other flow).
     @Test func aFlowResetWhileItsBatchWaitsKeepsNoEncoderState() throws {
         let (channel, session, _) = try client(
             receiveBudget: 16 << 20, held: [Payload.random(1 << 20, seed: 21)], credit: nil)

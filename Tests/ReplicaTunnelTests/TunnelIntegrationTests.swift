@@ -167,6 +167,51 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// An application that aborts its connection (TCP reset) while its flow is being carried: only that flow is
+    /// reset. The batch being encoded when the local connection went continues a chunk whose start the server's
+    /// decoder holds, so its DATA must reach the server before the RESET that makes it forget that start;
+    /// otherwise the server meets a skip over bytes it no longer holds and closes the link, and every flow on it.
+    @Test(arguments: [false, true])
+    func anApplicationThatAbortsMidTransferResetsOnlyItsFlow(onMemoryStores: Bool) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        // zstd at level 19 on bytes of 4 bits each (they compress, and no chunk repeats): a batch of the aborting
+        // flow is nearly always being encoded when its connection goes.
+        let codec = try CodecConfiguration(.zstd, level: 19, longWindowLog: TunnelConfiguration.defaultLongWindowLog)
+        let configuration = try TunnelConfiguration(
+            encoder: EncoderConfiguration(codec: codec, windowSize: 32 << 20, blockSize: 64 << 10))
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group,
+            serverStore: onMemoryStores ? MemoryChunkStore(capacity: 64 << 20) : nil,
+            clientStore: onMemoryStores ? MemoryChunkStore(capacity: 64 << 20) : nil, configuration: configuration)
+        for attempt in 0..<3 {
+            let payload = Payload.random(256 << 10, seed: UInt64(500 + attempt))
+            let beside = Task { try await runFlow(port: pair.localPort, payload: payload, group: group) }
+            let sentBefore = pair.client.statistics()?.applicationBytesSent ?? 0
+            let aborting = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: pair.localPort).get()
+            for part in 0..<8 {
+                let bytes = Payload.random(256 << 10, seed: UInt64(600 + 8 * attempt + part)).map { $0 & 0x0F }
+                try await aborting.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+            }
+            // Past its first batches, so the batch in flight likely continues a chunk begun in the one before.
+            try await waitUntil { (pair.client.statistics()?.applicationBytesSent ?? 0) >= sentBefore + (768 << 10) }
+            let provider = try #require(aborting as? any SocketOptionProvider)
+            try await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            try await aborting.close()
+            #expect(try await beside.value.mismatch(payload) == nil, "attempt \(attempt): \(pair.log.text)")
+            // A flow opened after the abort crosses the link behind everything the aborted one sent.
+            let after = Payload.random(64 << 10, seed: UInt64(700 + attempt))
+            #expect(try await runFlow(port: pair.localPort, payload: after, group: group).mismatch(after) == nil)
+            let closed = pair.log.text.contains("closing the link")
+            #expect(!closed, "attempt \(attempt): \(pair.log.text)")
+            if closed { break }
+        }
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
+    }
+
     @Test func smallEvictingDiskStoresCarryEditedVersionsIntact() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let app = try await AppServer.start(group: group)

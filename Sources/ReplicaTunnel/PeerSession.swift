@@ -32,7 +32,8 @@ final class PeerSession: ChannelDuplexHandler {
     let statistics: TunnelStatisticsBox
     private let store: any ChunkStore
     private let logger: TunnelLogger
-    private var engine: LinkEngine?
+    /// The link's encoder and decoder, until it closes (read by tests).
+    private(set) var engine: LinkEngine?
     /// The pool the engine runs on, or `nil` when it runs on this link's event loop (``TunnelEngineExecution``).
     private let offload: NIOThreadPool?
     private let peerName: String
@@ -46,6 +47,11 @@ final class PeerSession: ChannelDuplexHandler {
     private(set) var inlineDeferrals = 0
     /// A batch is being encoded on the pool.
     private var encoding = false
+    /// The stream of the batch being encoded, and a RESET for that stream sent meanwhile, which goes out after
+    /// the batch's DATA: the peer forgets the flow's decoder state at the RESET, and the batch may continue a
+    /// chunk whose start it holds.
+    private var encodingStream: UInt32?
+    private var resetAfterBatch: TunnelFrame?
     /// Chunks the peer supplied, added to the store by the next decode job.
     private var supplies: [(Fingerprint, [UInt8])] = []
 
@@ -57,7 +63,8 @@ final class PeerSession: ChannelDuplexHandler {
     /// bytes in flight against the link budget before another local read, so reads held here are bounded by
     /// the budget (plus one read cycle), not by the number of flows.
     private var pendingTotal = 0
-    private var starved: [UInt32] = []
+    /// Streams waiting for the encoder, link budget or the socket, in the order they started waiting.
+    private var starved = CircularBuffer<UInt32>()
     private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     /// When the keepalive tick last ran: a tick much later than its interval means this loop was busy (or the
     /// process was not scheduled), and the peer's frames may be sitting unread in the socket.
@@ -333,8 +340,9 @@ final class PeerSession: ChannelDuplexHandler {
             }
         case .windowUpdate(let id, let increment):
             guard apply(machine.receiveWindowUpdate(id, increment: Int(increment), at: now)) else { return }
-            if let local = locals[id] {
-                if local.channel != nil { pump(local) }
+            if let local = locals[id], local.channel != nil {
+                // Streams already waiting for room go first (inline, a batch is never in flight to make them).
+                if starved.isEmpty { pump(local) } else { starve(local) }
             }
             wakeStarved()
         case .halfClose(let id):
@@ -537,6 +545,7 @@ final class PeerSession: ChannelDuplexHandler {
                 local.incompressibleStreak >= Self.plainAfter && local.plainBatches < local.probeInterval
             encoding = true
             local.encoding = true
+            encodingStream = id
             let started = NIODeadline.now()
             run({
                 (
@@ -546,6 +555,10 @@ final class PeerSession: ChannelDuplexHandler {
             }) { session, result in
                 session.encoding = false
                 local.encoding = false
+                session.encodingStream = nil
+                // The stream ended while its batch waited or was encoded: `remove` left the flow's state to the
+                // batch, and nothing else would forget it.
+                if session.locals[id] !== local { engine.encoder.endFlow(id) }
                 switch result {
                 case .success(let (data, statistics)):
                     if uncompressed {
@@ -556,6 +569,10 @@ final class PeerSession: ChannelDuplexHandler {
                     }
                     session.sendData(
                         data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
+                    if let reset = session.resetAfterBatch {
+                        session.resetAfterBatch = nil
+                        session.send(reset)
+                    }
                     TunnelMetrics.shared.frameDone(encode: true, since: started)
                     // Other streams waiting for the encoder go first; this one queues behind them.
                     if local.pendingBytes > 0 { session.starve(local) }
@@ -666,13 +683,15 @@ final class PeerSession: ChannelDuplexHandler {
         }
     }
 
+    /// Lets waiting streams send, one at a time from the head of the queue, while there is room: a stream that
+    /// sent and still has bytes queues behind those still waiting, also when its batch completes inline, inside
+    /// this call. Each stream waiting now gets one turn at most.
     private func wakeStarved() {
-        guard !starved.isEmpty, machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false else {
-            return
-        }
-        let waiting = starved
-        starved.removeAll()
-        for id in waiting {
+        var turns = starved.count
+        while turns > 0, machine.inFlight < machine.sendBudget, context?.channel.isWritable ?? false,
+            let id = starved.popFirst()
+        {
+            turns -= 1
             guard let local = locals[id] else { continue }
             local.starved = false
             pump(local)
@@ -832,7 +851,9 @@ final class PeerSession: ChannelDuplexHandler {
         engine?.decoder.forgetFlows(above: 2 * configuration.maximumStreams) { machine.accepts(dataOn: $0) }
         pendingTotal -= local?.pendingBytes ?? 0
         local?.pendingBytes = 0
-        engine?.encoder.endFlow(id)
+        // A batch still to be encoded or in flight continues the flow's chunk as the peer's decoder expects; its
+        // completion forgets the flow.
+        if local?.encoding != true { engine?.encoder.endFlow(id) }
         statistics.update {
             $0.activeFlows = machine.streams.count
             if abort { $0.resetFlows += 1 }
@@ -887,10 +908,12 @@ final class PeerSession: ChannelDuplexHandler {
         machine.close()
         keepalive?.cancel()
         keepalive = nil
+        // Before the streams go: each one removed releases link budget, which must not wake a waiting flow (its
+        // batch would be encoded, and inline also counted as sent, for a link that is gone).
+        starved.removeAll()
         let open = Set(machine.streams.keys).union(locals.keys).sorted()
         for id in open { remove(id, abort: true) }
         if !open.isEmpty { logger("\(reason): reset \(open.count) open stream(s)") }
-        starved.removeAll()
         supplies.removeAll()
         engine = nil
         context = nil
@@ -901,6 +924,10 @@ final class PeerSession: ChannelDuplexHandler {
 
     private func send(_ frame: TunnelFrame) {
         guard machine.phase != .closed, let context else { return }
+        if case .reset(let id, _, _) = frame, id == encodingStream {
+            resetAfterBatch = frame
+            return
+        }
         let promise = timingFlush ? nil : context.eventLoop.makePromise(of: Void.self)
         context.write(wrapOutboundOut(frame), promise: promise)
         if let promise { flushProbe = promise }

@@ -8,7 +8,8 @@ import Testing
 /// The session driven frame by frame on an `EmbeddedChannel`: handshake, limits and timers without sockets.
 @Suite struct PeerSessionTests {
     func makeChannel(
-        role: PeerSession.Role? = nil, encoder: EncoderConfiguration? = nil, configuration: TunnelConfiguration? = nil
+        role: PeerSession.Role? = nil, encoder: EncoderConfiguration? = nil, configuration: TunnelConfiguration? = nil,
+        store: MemoryChunkStore = MemoryChunkStore(capacity: 1 << 20)
     ) throws -> (EmbeddedChannel, PeerSession) {
         let role = role ?? .server(TargetDialer(
             policy: TunnelAccessPolicy(allowList: TunnelAllowList(), permissions: TunnelPermissions()), identity: nil,
@@ -17,7 +18,7 @@ import Testing
             streamWindow: 64 << 10, linkBudget: 1 << 20, maximumStreams: 2, keepaliveInterval: .seconds(1),
             keepaliveTimeout: .seconds(3))
         let session = try PeerSession(
-            role: role, configuration: configuration, store: MemoryChunkStore(capacity: 1 << 20), peerName: "test",
+            role: role, configuration: configuration, store: store, peerName: "test",
             offload: nil, logger: { _ in })
         let channel = EmbeddedChannel(handler: session)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

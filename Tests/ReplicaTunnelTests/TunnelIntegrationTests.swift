@@ -117,6 +117,101 @@ import Testing
         ScratchStore.removeLeftovers()
     }
 
+    /// The engine on the event loops (memory stores, TLS): 40 flows at once in 64 KiB batches (inline chains of
+    /// several batches), while the server's store is wiped, so DATA of many flows waits behind chunk replies and
+    /// other flows' frames wait behind it. Every byte arrives, in order.
+    @Test func interleavedFlowsOnMemoryStoresRecoverMissesIntact() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        let serverStore = WipeableStore(blocking: false)
+        // No reference window: every repeated chunk travels as a store reference.
+        let codec = try CodecConfiguration(.zstd, level: 1, longWindowLog: TunnelConfiguration.defaultLongWindowLog)
+        let configuration = try TunnelConfiguration(
+            encoder: EncoderConfiguration(codec: codec, windowSize: 0), batchLimit: 64 << 10)
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group, serverStore: serverStore,
+            clientStore: MemoryChunkStore(capacity: 256 << 20), configuration: configuration)
+        let shared = (0..<4).map { Payload.random(192 << 10, seed: 400 + UInt64($0)) }
+        for round in 0..<2 {
+            // Wiped before the second round, and again while it runs (wherever its flows are then).
+            if round == 1 { serverStore.wipe() }
+            let wiper = Task {
+                try await Task.sleep(for: .milliseconds(50))
+                if round == 1 { serverStore.wipe() }
+            }
+            let outcomes = try await withThrowingTaskGroup(of: (Int, FlowOutcome, [UInt8]).self) { tasks in
+                for flow in 0..<40 {
+                    tasks.addTask {
+                        let payload =
+                            Payload.text(8 << 10, seed: UInt64(flow)) + shared[flow % 4]
+                            + Payload.random(24 << 10, seed: UInt64(100 * round + flow))
+                        return (flow, try await runFlow(port: pair.localPort, payload: payload, group: group), payload)
+                    }
+                }
+                var all: [(Int, FlowOutcome, [UInt8])] = []
+                for try await result in tasks { all.append(result) }
+                return all
+            }
+            _ = try await wiper.value
+            #expect(outcomes.count == 40)
+            for (flow, outcome, payload) in outcomes {
+                #expect(outcome.mismatch(payload) == nil, "round \(round) flow \(flow) \(pair.log.text)")
+            }
+        }
+        let server = try #require(pair.server.statistics().first)
+        #expect(server.chunkMisses > 0)
+        let client = try #require(pair.client.statistics())
+        #expect(client.chunksRetransmitted > 0)
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// An application that aborts its connection (TCP reset) while its flow is being carried: only that flow is
+    /// reset. The batch being encoded when the local connection went continues a chunk whose start the server's
+    /// decoder holds, so its DATA must reach the server before the RESET that makes it forget that start;
+    /// otherwise the server meets a skip over bytes it no longer holds and closes the link, and every flow on it.
+    @Test(arguments: [false, true])
+    func anApplicationThatAbortsMidTransferResetsOnlyItsFlow(onMemoryStores: Bool) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try await AppServer.start(group: group)
+        // zstd at level 19 on bytes of 4 bits each (they compress, and no chunk repeats): a batch of the aborting
+        // flow is nearly always being encoded when its connection goes.
+        let codec = try CodecConfiguration(.zstd, level: 19, longWindowLog: TunnelConfiguration.defaultLongWindowLog)
+        let configuration = try TunnelConfiguration(
+            encoder: EncoderConfiguration(codec: codec, windowSize: 32 << 20, blockSize: 64 << 10))
+        let pair = try await TunnelPair.start(
+            targetPort: app.port, group: group,
+            serverStore: onMemoryStores ? MemoryChunkStore(capacity: 64 << 20) : nil,
+            clientStore: onMemoryStores ? MemoryChunkStore(capacity: 64 << 20) : nil, configuration: configuration)
+        for attempt in 0..<3 {
+            let payload = Payload.random(256 << 10, seed: UInt64(500 + attempt))
+            let beside = Task { try await runFlow(port: pair.localPort, payload: payload, group: group) }
+            let sentBefore = pair.client.statistics()?.applicationBytesSent ?? 0
+            let aborting = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: pair.localPort).get()
+            for part in 0..<8 {
+                let bytes = Payload.random(256 << 10, seed: UInt64(600 + 8 * attempt + part)).map { $0 & 0x0F }
+                try await aborting.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+            }
+            // Past its first batches, so the batch in flight likely continues a chunk begun in the one before.
+            try await waitUntil { (pair.client.statistics()?.applicationBytesSent ?? 0) >= sentBefore + (768 << 10) }
+            let provider = try #require(aborting as? any SocketOptionProvider)
+            try await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            try await aborting.close()
+            #expect(try await beside.value.mismatch(payload) == nil, "attempt \(attempt): \(pair.log.text)")
+            // A flow opened after the abort crosses the link behind everything the aborted one sent.
+            let after = Payload.random(64 << 10, seed: UInt64(700 + attempt))
+            #expect(try await runFlow(port: pair.localPort, payload: after, group: group).mismatch(after) == nil)
+            let closed = pair.log.text.contains("closing the link")
+            #expect(!closed, "attempt \(attempt): \(pair.log.text)")
+            if closed { break }
+        }
+        await pair.shutdown()
+        try await app.channel.close()
+        try await group.shutdownGracefully()
+        ScratchStore.removeLeftovers()
+    }
+
     @Test func smallEvictingDiskStoresCarryEditedVersionsIntact() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let app = try await AppServer.start(group: group)

@@ -6,6 +6,11 @@ final class WipeableStore: ChunkStore {
     let storeID = StoreID.random()
     let capacity = Int.max
     private let chunks = Mutex<[Fingerprint: [UInt8]]>([:])
+    /// Whether it says it may block, as a disk store does (so a link calls it from the pool), or not, as a memory
+    /// store does (so a link calls it from its event loop).
+    let performsBlockingIO: Bool
+
+    init(blocking: Bool = true) { performsBlockingIO = blocking }
 
     func wipe() { chunks.withLock { $0.removeAll() } }
 

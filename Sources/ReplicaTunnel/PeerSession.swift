@@ -583,7 +583,7 @@ final class PeerSession: ChannelDuplexHandler {
                             local.plainBatches += 1
                         } else {
                             let gained = data.encoded.readableBytes < batch.length - batch.length / 32
-                            local.noteProbe(gained: gained || !data.references.isEmpty)
+                            local.noteProbe(gained: gained || !data.references.isEmpty, probe: probe)
                         }
                         session.sendData(
                             data, length: batch.length, on: local, statistics: statistics, uncompressed: uncompressed)
@@ -1045,13 +1045,15 @@ final class TunnelStream {
     init(id: UInt32) { self.id = id }
 
     /// Counts a batch that went through the engine: one that gained (compressed by 1/32 or referenced a chunk)
-    /// resets the streak and the probe interval; a probe of a plain flow that gained nothing doubles the interval.
-    func noteProbe(gained: Bool) {
+    /// resets the streak and the probe interval; a `probe` of a plain flow that gained nothing doubles the
+    /// interval. A batch that was no probe never doubles it, even past the streak: an encode job decides for all
+    /// its batches at once, so the ones behind the batch that completed the streak were compressed all the same.
+    func noteProbe(gained: Bool, probe: Bool) {
         if gained {
             incompressibleStreak = 0
             probeInterval = PeerSession.probeEvery
         } else {
-            if incompressibleStreak >= PeerSession.plainAfter {
+            if probe {
                 probeInterval = min(probeInterval * 2, PeerSession.longestProbeInterval)
             }
             incompressibleStreak += 1

@@ -121,6 +121,23 @@ import Testing
         try await rig.stop()
     }
 
+    /// An encode job decides for all its batches whether to compress: the batches behind the one that completes
+    /// a flow's streak of incompressible batches are compressed and gain nothing, and are no probes. They must not
+    /// stretch the interval to the first probe (32 plain batches), as probes that found nothing would.
+    @Test func batchesBehindTheStreakInOneJobAreNoProbes() {
+        let stream = TunnelStream(id: 1)
+        for _ in 0..<(PeerSession.plainAfter + PeerSession.batchesPerEncodeJob - 1) {
+            stream.noteProbe(gained: false, probe: false)
+        }
+        #expect(stream.incompressibleStreak == PeerSession.plainAfter + PeerSession.batchesPerEncodeJob - 1)
+        #expect(stream.probeInterval == PeerSession.probeEvery)
+        // A probe that finds nothing doubles the interval; one that gains ends the plain run.
+        stream.noteProbe(gained: false, probe: true)
+        #expect(stream.probeInterval == 2 * PeerSession.probeEvery)
+        stream.noteProbe(gained: true, probe: true)
+        #expect(stream.incompressibleStreak == 0 && stream.probeInterval == PeerSession.probeEvery)
+    }
+
     /// Real sockets, mutual TLS, `DiskChunkStore`s at both ends: four flows at once echoed intact, each end's
     /// pool jobs carrying several frames on average.
     @Test func aLinkOnDiskStoresPaysFewerPoolJobsThanFrames() async throws {

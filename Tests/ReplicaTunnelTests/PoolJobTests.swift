@@ -78,8 +78,10 @@ import Testing
         defer { rig.store.open() }
         let local = try await rig.openLocal()
         try await rig.link.writeInbound(TunnelFrame.windowUpdate(stream: local.id, increment: 8 << 20))
-        let payload = Payload.random(3 << 20, seed: 901)
-        let cycle = 64 << 10
+        let cycle = 192 << 10
+        let perRound = (1 + PeerSession.batchesPerEncodeJob) * cycle
+        let rounds = 4
+        let payload = Payload.random(rounds * perRound, seed: 901)
         var served = 0
         /// Answers each read the session asked for with the payload's next read cycle.
         func serve() async throws {
@@ -89,18 +91,22 @@ import Testing
                 served += cycle
             }
         }
-        // The first batch's encode waits on the store; the session reads on meanwhile, up to one job's batches.
-        rig.store.shut()
-        try await serve()
-        #expect(served >= PeerSession.batchesPerEncodeJob * (192 << 10), "read ahead \(served) bytes")
-        rig.store.open()
         var frames: [TunnelData] = []
-        try await waitUntil {
-            for frame in (try? await rig.outbound()) ?? [] {
-                if case .data(_, let data) = frame { frames.append(data) }
+        for round in 1...rounds {
+            // The job that takes the first read waits on the store; the session reads on meanwhile, up to one
+            // job's batches, and then stops reading.
+            rig.store.shut()
+            try await serve()
+            #expect(served == round * perRound, "round \(round): read \(served) bytes")
+            // Once the store moves, that job returns and the next takes every batch read meanwhile. No read is
+            // answered until all was sent.
+            rig.store.open()
+            try await waitUntil {
+                for frame in (try? await rig.outbound()) ?? [] {
+                    if case .data(_, let data) = frame { frames.append(data) }
+                }
+                return frames.reduce(0) { $0 + Int($1.decodedLength) } >= served
             }
-            try? await serve()
-            return frames.reduce(0) { $0 + Int($1.decodedLength) } >= payload.count
         }
         // Every frame within the batch limit, and the frames decode to the payload, in order.
         #expect(frames.allSatisfy { $0.decodedLength <= 192 << 10 })
@@ -113,10 +119,12 @@ import Testing
             decoded += bytes.readBytes(length: bytes.readableBytes) ?? []
         }
         #expect(decoded == payload)
+        // Per round, a job of one batch and a job of four.
         let jobs = try await rig.poolJobs()
         #expect(jobs.encodeJobFrames == frames.count, "\(jobs)")
-        #expect(frames.count >= payload.count / (192 << 10))
-        // Fewer than half as many jobs as frames: most jobs found several batches pending.
+        #expect(frames.count == rounds * (1 + PeerSession.batchesPerEncodeJob))
+        #expect(jobs.encodeJobs == 2 * rounds, "\(jobs)")
+        // So the two thread hops of a job are paid at most once per two frames (once per frame before).
         #expect(2 * jobs.encodeJobs <= jobs.encodeJobFrames, "\(jobs)")
         try await rig.stop()
     }

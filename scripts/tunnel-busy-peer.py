@@ -12,7 +12,7 @@ One `replica tunnel server` on a disk store (--store in a temporary directory, 1
 to a sink. The busy client's data is fresh and compressible (random bytes over a 64-letter alphabet), so every
 batch goes through the engine and every chunk is written to both stores. The echo flow sends 1 KiB and waits for
 it back, continuously; its latencies are split into "idle" (before the push) and "during the push".
-Ports 22100-22199 on 127.0.0.1; every process it starts is stopped at the end.
+Ports 22100-22199 on 127.0.0.1 (BUSY_PORT_BASE moves them); every process it starts is stopped at the end.
 """
 import os, shutil, socket, subprocess, sys, tempfile, threading, time
 
@@ -21,7 +21,7 @@ from tunnel_common import ECHO_SERVER, start, stop_all, wait_port  # noqa: E402
 
 REPLICA = sys.argv[1] if len(sys.argv) > 1 else ".build/release/replica"
 PUSH = int(os.environ.get("PUSH_MIB", "2048")) << 20
-BASE = 22100
+BASE = int(os.environ.get("BUSY_PORT_BASE", "22100"))
 ECHO, SINK, TUNNEL, LOCAL_ECHO, LOCAL_SINK = (BASE + i for i in range(5))
 def percentile(samples, q):
     samples = sorted(samples)

@@ -19,8 +19,10 @@ package typealias TunnelLogger = @Sendable (String) -> Void
 ///
 /// Encoding and decoding touch the chunk store (reads, writes, `fsync`, eviction), so they run on a thread
 /// pool, never on the event loop: one job per direction at a time, which keeps each direction in order and
-/// bounds the pool's queue to two jobs per link. Frames that arrive while a DATA frame is being decoded (or
-/// waits for chunks) are held in order, within the link budget plus ``TunnelLimits/maximumMissQueueBytes``.
+/// bounds the pool's queue to two jobs per link. A job carries several DATA frames where it can (a flow's
+/// pending batches, the frames held behind the previous decode), so the thread hops are paid once per job.
+/// Frames that arrive while a DATA frame is being decoded (or waits for chunks) are held in order, within the
+/// link budget plus ``TunnelLimits/maximumMissQueueBytes``.
 final class PeerSession: ChannelDuplexHandler {
     typealias InboundIn = TunnelFrame
     typealias OutboundIn = TunnelFrame
@@ -52,6 +54,14 @@ final class PeerSession: ChannelDuplexHandler {
     /// chunk whose start it holds.
     private var encodingStream: UInt32?
     private var resetAfterBatch: TunnelFrame?
+    /// The most batches of one flow one pool job encodes (each its own DATA frame of at most
+    /// ``TunnelConfiguration/batchLimit`` bytes): fewer thread hops per byte. Inline, one.
+    static let batchesPerEncodeJob = 4
+    /// The most consecutive held DATA frames one pool job decodes. Inline, one.
+    static let framesPerDecodeJob = 8
+    /// Encoded bytes of the DATA frames a running decode job took beyond its first: counted with the held frames
+    /// against ``decodeBacklog``, as they were before the job took them.
+    private var decodingHeldBytes = 0
     /// Chunks the peer supplied, added to the store by the next decode job.
     private var supplies: [(Fingerprint, [UInt8])] = []
 
@@ -230,7 +240,9 @@ final class PeerSession: ChannelDuplexHandler {
     }
 
     /// A decode job runs and the frames held behind it reach ``decodeBacklog``.
-    private var decodeBacklogFull: Bool { decoding && machine.blockedBytes >= Self.decodeBacklog }
+    private var decodeBacklogFull: Bool {
+        decoding && machine.blockedBytes + decodingHeldBytes >= Self.decodeBacklog
+    }
 
     /// Passes on a read held while reading was paused, once nothing pauses it any more.
     private func resumeReading() {
@@ -524,7 +536,11 @@ final class PeerSession: ChannelDuplexHandler {
     /// at a time (encoded on the pool), then asks for more.
     private func pump(_ local: TunnelStream) {
         let id = local.id
-        guard !local.encoding else { return }
+        guard !local.encoding else {
+            // A read that came in while the pool encodes this flow: read on, up to ``readAhead``.
+            if offload != nil { requestRead(local) }
+            return
+        }
         // At the input's end, a flow whose last chunk is undecided sends it whole (an empty last batch).
         let finishing = local.localEOF && machine.streams[id]?.sentHalfClose == false
             && engine?.encoder.hasUndecidedBytes(id) == true
@@ -534,22 +550,36 @@ final class PeerSession: ChannelDuplexHandler {
                 if encoding || machine.streams[id]?.sendCredit ?? 0 > 0 { starve(local) }
                 return
             }
-            let (batch, length) = takeBatch(local, room: min(room, configuration.batchLimit))
-            let last = local.localEOF && local.pendingBytes == length
-            local.pendingBytes -= length
-            pendingTotal -= length
-            machine.sent(length, on: id, at: now)
             // A flow that looks like TLS or media skips compression, probing again now and then; it is still
             // chunked and fingerprinted (its chunker state carried across batches), so what repeats is referenced.
             let uncompressed =
                 local.incompressibleStreak >= Self.plainAfter && local.plainBatches < local.probeInterval
+            // On the pool one job encodes up to `batchesPerEncodeJob` batches of the flow, each its own DATA frame,
+            // so the two thread hops are paid once per job rather than once per batch. A probe goes alone: the
+            // batches after it are compressed or not by what it found.
+            let probe = !uncompressed && local.incompressibleStreak >= Self.plainAfter
+            let most = offload == nil || probe ? 1 : Self.batchesPerEncodeJob
+            var taken: [EncodeBatch] = []
+            var left = room
+            repeat {
+                let (parts, length) = takeBatch(local, room: min(left, configuration.batchLimit))
+                local.pendingBytes -= length
+                pendingTotal -= length
+                left -= length
+                machine.sent(length, on: id, at: now)
+                taken.append(EncodeBatch(parts: parts, length: length, last: local.localEOF && local.pendingBytes == 0))
+            } while taken.count < most && left > 0 && local.pendingBytes > 0
+            let batches = taken
             encoding = true
             local.encoding = true
             encodingStream = id
+            if offload != nil { statistics.countPoolJob(encode: true, frames: batches.count) }
             let started = NIODeadline.now()
             run({
                 (
-                    try engine.encoder.encode(parts: batch, flow: id, compress: !uncompressed, last: last),
+                    try batches.map {
+                        try engine.encoder.encode(parts: $0.parts, flow: id, compress: !uncompressed, last: $0.last)
+                    },
                     engine.encoder.statistics
                 )
             }) { session, result in
@@ -560,20 +590,23 @@ final class PeerSession: ChannelDuplexHandler {
                 // batch, and nothing else would forget it.
                 if session.locals[id] !== local { engine.encoder.endFlow(id) }
                 switch result {
-                case .success(let (data, statistics)):
-                    if uncompressed {
-                        local.plainBatches += 1
-                    } else {
-                        let gained = data.encoded.readableBytes < length - length / 32
-                        local.noteProbe(gained: gained || !data.references.isEmpty)
+                case .success(let (frames, statistics)):
+                    for (data, batch) in zip(frames, batches) {
+                        if uncompressed {
+                            local.plainBatches += 1
+                        } else {
+                            let gained = data.encoded.readableBytes < batch.length - batch.length / 32
+                            local.noteProbe(gained: gained || !data.references.isEmpty, probe: probe)
+                        }
+                        session.sendData(
+                            data, length: batch.length, on: local, statistics: statistics, uncompressed: uncompressed)
+                        TunnelMetrics.shared.frameDone(encode: true, since: started)
                     }
-                    session.sendData(
-                        data, length: length, on: local, statistics: statistics, uncompressed: uncompressed)
+                    // A RESET sent while the job ran goes out after all of its DATA.
                     if let reset = session.resetAfterBatch {
                         session.resetAfterBatch = nil
                         session.send(reset)
                     }
-                    TunnelMetrics.shared.frameDone(encode: true, since: started)
                     // Other streams waiting for the encoder go first; this one queues behind them.
                     if local.pendingBytes > 0 { session.starve(local) }
                     session.wakeStarved()
@@ -583,10 +616,9 @@ final class PeerSession: ChannelDuplexHandler {
                 }
                 session.flushIfNeeded()
             }
-            // Read ahead while the pool encodes: the socket's next bytes (one read cycle, within the stream's
-            // credit and the link budget, as any read) are pending when the batch returns, so the event loop and
-            // the encoder work at once instead of in turn. One batch per link is encoded at a time, so this adds
-            // at most one read cycle per link.
+            // Read ahead while the pool encodes: the socket's next bytes (read cycles up to ``readAhead``, within
+            // the stream's credit and the link budget, as any read) are pending when the job returns, so the event
+            // loop and the encoder work at once instead of in turn, and the next job finds several batches.
             requestRead(local)
             return
         }
@@ -598,6 +630,12 @@ final class PeerSession: ChannelDuplexHandler {
             requestRead(local)
         }
     }
+
+    /// The bytes a stream may have pending before it stops reading its local connection: none inline (a read
+    /// is encoded as soon as it is complete); on the pool, what fills one encode job, so reads go on while a job
+    /// runs and the next one finds several batches. Reads stay within the stream's credit and the link budget
+    /// whatever this says.
+    private var readAhead: Int { offload == nil ? 1 : Self.batchesPerEncodeJob * configuration.batchLimit }
 
     /// Takes up to `room` bytes of a stream's pending reads, as the reads themselves (the encoder takes them one
     /// after the other, so they are never joined into one buffer), and their total length.
@@ -665,8 +703,9 @@ final class PeerSession: ChannelDuplexHandler {
     }
 
     private func requestRead(_ local: TunnelStream) {
-        guard let channel = local.channel, !local.localEOF, !local.reading, local.pendingBytes == 0,
-            let stream = machine.streams[local.id], stream.sendCredit > 0
+        // Never more pending than the stream's credit can send: bytes read past it would wait here for the peer.
+        guard let channel = local.channel, !local.localEOF, !local.reading,
+            let stream = machine.streams[local.id], local.pendingBytes < min(readAhead, stream.sendCredit)
         else { return }
         guard machine.inFlight + pendingTotal < machine.sendBudget, context?.channel.isWritable ?? false else {
             starve(local)
@@ -712,36 +751,69 @@ final class PeerSession: ChannelDuplexHandler {
             }
             return
         }
-        guard let engine else { return }
+        decode([ReceivedData(id: id, data: data, result: result)])
+    }
+
+    /// Decodes consecutive engine DATA frames in one job, in order, stopping at the first whose chunks are
+    /// missing or that fails: that one and those behind it go back to the head of the held frames, so each is
+    /// handled exactly as if it had been decoded alone.
+    private func decode(_ frames: [ReceivedData]) {
+        guard let engine, !frames.isEmpty else { return }
         decoding = true
+        decodingHeldBytes = frames.dropFirst().reduce(0) { $0 + PeerStateMachine.heldBytes(of: $1.data) }
+        if offload != nil { statistics.countPoolJob(encode: false, frames: frames.count) }
         let supplied = supplies
         supplies.removeAll()
+        let work = frames.map { ($0.id, $0.data) }
         let started = NIODeadline.now()
-        run({ () -> DecodeOutcome in
+        run({ () -> [DecodeOutcome] in
             for (fingerprint, bytes) in supplied where !engine.decoder.supply(fingerprint, bytes) {
-                return .mismatched(fingerprint)
+                return [.mismatched(fingerprint)]
             }
-            let missing = engine.decoder.missingReferences(data)
-            guard missing.isEmpty else { return .missing(missing) }
-            do throws(TunnelError) {
-                return .decoded(try engine.decoder.decode(data, flow: id))
-            } catch {
-                return .failed(error)
+            var outcomes: [DecodeOutcome] = []
+            for (id, data) in work {
+                let missing = engine.decoder.missingReferences(data)
+                guard missing.isEmpty else {
+                    outcomes.append(.missing(missing))
+                    break
+                }
+                do throws(TunnelError) {
+                    outcomes.append(.decoded(try engine.decoder.decode(data, flow: id)))
+                } catch {
+                    outcomes.append(.failed(error))
+                    break
+                }
             }
+            return outcomes
         }) { session, outcome in
             session.decoding = false
+            session.decodingHeldBytes = 0
             switch outcome {
-            case .success(.decoded(let bytes)):
-                session.deliver(bytes, declared: Int(data.decodedLength), on: id, result)
-                TunnelMetrics.shared.frameDone(encode: false, since: started)
-                session.replayHeld()
-            case .success(.missing(let missing)):
-                session.statistics.update { $0.chunkMisses += UInt64(missing.count) }
-                session.hold(.data(id, data, result), missing: missing, first: true)
-            case .success(.mismatched(let fingerprint)):
-                session.misbehaved(.chunkNotSupplied(fingerprint, mismatched: true))
-            case .success(.failed(let error)):
-                session.decodeFailed(error, declared: Int(data.decodedLength), on: id)
+            case .success(let outcomes):
+                var undone = frames[...]
+                for outcome in outcomes {
+                    guard let frame = undone.popFirst() else { break }
+                    let declared = Int(frame.data.decodedLength)
+                    switch outcome {
+                    case .decoded(let bytes):
+                        session.deliver(bytes, declared: declared, on: frame.id, frame.result)
+                        TunnelMetrics.shared.frameDone(encode: false, since: started)
+                    case .missing(let missing):
+                        session.statistics.update { $0.chunkMisses += UInt64(missing.count) }
+                        // The frames behind it first (each ahead of the previous), then it, ahead of them all.
+                        session.holdFirst(undone)
+                        guard session.machine.phase != .closed else { return }
+                        session.hold(.data(frame.id, frame.data, frame.result), missing: missing, first: true)
+                        undone = []
+                    case .mismatched(let fingerprint):
+                        session.misbehaved(.chunkNotSupplied(fingerprint, mismatched: true))
+                        return
+                    case .failed(let error):
+                        session.decodeFailed(error, declared: declared, on: frame.id)
+                    }
+                    if session.machine.phase == .closed { return }
+                }
+                session.holdFirst(undone)
                 session.replayHeld()
             case .failure(let error):
                 session.fail(TunnelError(.decodeFailed, "the decoder could not run: \(error)"))
@@ -749,6 +821,21 @@ final class PeerSession: ChannelDuplexHandler {
             session.resumeReading()
             session.flushIfNeeded()
         }
+    }
+
+    /// Puts DATA frames a decode job took but did not decode back at the head of the held frames, in order.
+    private func holdFirst(_ frames: ArraySlice<ReceivedData>) {
+        for frame in frames.reversed() {
+            hold(.data(frame.id, frame.data, frame.result), first: true)
+            if machine.phase == .closed { return }
+        }
+    }
+
+    /// A DATA frame that passed the state machine's checks, with their result.
+    private struct ReceivedData {
+        let id: UInt32
+        let data: TunnelData
+        let result: PeerStateMachine.DataResult
     }
 
     /// What a decode job found.
@@ -781,12 +868,22 @@ final class PeerSession: ChannelDuplexHandler {
 
     /// Once nothing is being decoded or awaited, processes the held frames in order until one blocks again.
     private func replayHeld() {
-        guard !decoding, let queue = machine.releaseHeld() else { return }
-        for frame in queue {
+        guard !decoding, var queue = machine.releaseHeld() else { return }
+        while let frame = queue.popFirst() {
             if decoding || machine.isBlocked {
                 hold(frame)
             } else {
                 switch frame {
+                case .data(let id, let data, let result) where offload != nil && !data.isPlain:
+                    // On the pool, one job decodes the engine DATA frames that follow this one, up to a bound.
+                    var frames = [ReceivedData(id: id, data: data, result: result)]
+                    while frames.count < Self.framesPerDecodeJob,
+                        case .data(let id, let data, let result)? = queue.first, !data.isPlain
+                    {
+                        queue.removeFirst()
+                        frames.append(ReceivedData(id: id, data: data, result: result))
+                    }
+                    decode(frames)
                 case .data(let id, let data, let result): received(data, on: id, result)
                 case .frame(let frame): process(frame)
                 }
@@ -976,19 +1073,31 @@ final class TunnelStream {
     init(id: UInt32) { self.id = id }
 
     /// Counts a batch that went through the engine: one that gained (compressed by 1/32 or referenced a chunk)
-    /// resets the streak and the probe interval; a probe of a plain flow that gained nothing doubles the interval.
-    func noteProbe(gained: Bool) {
+    /// resets the streak and the probe interval; a `probe` of a plain flow that gained nothing doubles the
+    /// interval. A batch that was no probe never doubles it, even past the streak: an encode job decides for all
+    /// its batches at once, so the ones behind the batch that completed the streak were compressed all the same.
+    func noteProbe(gained: Bool, probe: Bool) {
         if gained {
             incompressibleStreak = 0
             probeInterval = PeerSession.probeEvery
         } else {
-            if incompressibleStreak >= PeerSession.plainAfter {
+            if probe {
                 probeInterval = min(probeInterval * 2, PeerSession.longestProbeInterval)
             }
             incompressibleStreak += 1
         }
         plainBatches = 0
     }
+}
+
+/// A stream's bytes one DATA frame carries, as an encode job takes them.
+struct EncodeBatch: Sendable {
+    /// The reads, in order (the encoder takes them one after the other).
+    let parts: [ByteBuffer]
+    /// Their total length.
+    let length: Int
+    /// Whether the flow's input ends with them.
+    let last: Bool
 }
 
 /// One link's encoder and decoder, handed to pool threads.

@@ -29,6 +29,9 @@ final class SessionRegistry: Sendable {
     /// The counters of every link up now.
     var statistics: [TunnelStatistics] { entries.withLock { $0.values.map(\.statistics.snapshot) } }
 
+    /// The pool-job counters of every link up now.
+    var poolJobs: [TunnelStatisticsBox.PoolJobs] { entries.withLock { $0.values.map(\.statistics.poolJobs) } }
+
     /// Asks every link to drain, and waits until all have closed.
     func drainAll() async {
         let all = entries.withLock { Array($0.values) }

@@ -152,6 +152,9 @@ public final class TunnelClient: Sendable {
     /// The counters of the current link, or `nil` while it is down.
     public func statistics() -> TunnelStatistics? { registry.statistics.first }
 
+    /// The engine's pool jobs on the current link, or `nil` while it is down.
+    func poolJobs() -> TunnelStatisticsBox.PoolJobs? { registry.poolJobs.first }
+
     /// Whether the link is up and its handshake done.
     public var isConnected: Bool {
         get async { (try? await core.eventLoop.submit { self.core.value.isConnected }.get()) ?? false }

@@ -17,7 +17,8 @@ public struct TunnelConfiguration: Sendable {
     /// The most application bytes carried by one DATA frame. The default, 192 KiB, keeps an encoded batch
     /// (raw blocks of incompressible bytes, their headers and the reference list) under the smallest frame limit
     /// a peer may announce (``TunnelProtocol/minimumFrameLimit``, 256 KiB), while a bulk flow pays the hops to the
-    /// encoder's thread (when ``engineExecution`` uses the pool) once per 192 KiB rather than once per 64 KiB.
+    /// encoder's thread (when ``engineExecution`` uses the pool) once per 192 KiB rather than once per 64 KiB (or
+    /// less: one pool job encodes up to 4 batches of a flow that has them pending, each its own DATA frame).
     public var batchLimit: Int
     /// The largest frame payload accepted from the peer.
     public var frameLimit: Int

@@ -145,6 +145,9 @@ public final class TunnelServer: Sendable {
     /// The counters of every link up now.
     public func statistics() -> [TunnelStatistics] { registry.statistics }
 
+    /// The engine's pool jobs on each link up now.
+    func poolJobs() -> [TunnelStatisticsBox.PoolJobs] { registry.poolJobs }
+
     /// Stops accepting links, lets open streams drain (up to the configured drain timeout), then closes every link.
     public func shutdown() async {
         try? await listener.close()

@@ -56,6 +56,32 @@ public final class TunnelStatisticsBox: Sendable {
     /// A copy of the counters now.
     public var snapshot: TunnelStatistics { state.withLock { $0 } }
 
+    /// The engine's jobs on the thread pool so far, and the DATA frames they took to encode or decode.
+    struct PoolJobs: Equatable, Sendable {
+        var encodeJobs = 0
+        var encodeJobFrames = 0
+        var decodeJobs = 0
+        var decodeJobFrames = 0
+    }
+
+    private let jobs = Mutex(PoolJobs())
+
+    /// A copy of the pool-job counters now.
+    var poolJobs: PoolJobs { jobs.withLock { $0 } }
+
+    /// Counts a job sent to the pool that encodes (or decodes) `frames` DATA frames.
+    func countPoolJob(encode: Bool, frames: Int) {
+        jobs.withLock {
+            if encode {
+                $0.encodeJobs += 1
+                $0.encodeJobFrames += frames
+            } else {
+                $0.decodeJobs += 1
+                $0.decodeJobFrames += frames
+            }
+        }
+    }
+
     func update(_ body: (inout TunnelStatistics) -> Void) {
         let (old, new) = state.withLock { statistics in
             let old = statistics

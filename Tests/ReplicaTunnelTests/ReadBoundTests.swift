@@ -131,7 +131,7 @@ import Testing
 }
 
 /// A client session on a testing channel, with a real thread pool and a gated `DiskChunkStore`.
-private struct SessionRig {
+struct SessionRig {
     let loop: NIOAsyncTestingEventLoop
     let link: NIOAsyncTestingChannel
     let session: NIOLoopBound<PeerSession>
@@ -217,7 +217,7 @@ private struct SessionRig {
 
 /// A local connection of a ``SessionRig``: its stream, its channel, the reads asked of it and how many of them
 /// the test answered.
-private final class LocalRig: @unchecked Sendable {
+final class LocalRig: @unchecked Sendable {
     let id: UInt32
     let channel: NIOAsyncTestingChannel
     let reads: ReadRequests
@@ -240,7 +240,7 @@ private final class LocalRig: @unchecked Sendable {
 }
 
 /// Counts the reads that reach the front of a pipeline: what the socket would be asked to read.
-private final class ReadRequests: ChannelOutboundHandler, Sendable {
+final class ReadRequests: ChannelOutboundHandler, Sendable {
     typealias OutboundIn = Any
     private let requested = Mutex(0)
 
@@ -253,7 +253,7 @@ private final class ReadRequests: ChannelOutboundHandler, Sendable {
 }
 
 /// A `DiskChunkStore` whose writes wait while its gate is shut: an encoder or decoder held on a slow disk.
-private final class GatedStore: ChunkStore, Sendable {
+final class GatedStore: ChunkStore, Sendable {
     let scratch: ScratchStore
     private let isShut = Mutex(false)
 

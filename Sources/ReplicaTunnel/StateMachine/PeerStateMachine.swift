@@ -429,7 +429,7 @@ struct PeerStateMachine {
     ) -> (Result, request: [Fingerprint]) {
         let size: Int
         if case .data(_, let data, _) = frame {
-            size = data.encoded.readableBytes + Fingerprint.byteCount * data.references.count
+            size = Self.heldBytes(of: data)
         } else {
             size = 64
         }
@@ -446,6 +446,11 @@ struct PeerStateMachine {
             request.append(fingerprint)
         }
         return (.proceed, request)
+    }
+
+    /// The bytes a held DATA frame counts against the held frames' bounds: its encoded bytes and references.
+    static func heldBytes(of data: TunnelData) -> Int {
+        data.encoded.readableBytes + Fingerprint.byteCount * data.references.count
     }
 
     /// A CHUNK_REPLY. `.proceed` means: supply the bytes to the decoder; a reply not asked for closes the link.

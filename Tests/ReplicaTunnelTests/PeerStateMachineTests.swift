@@ -189,6 +189,23 @@ import Testing
         #expect(machine.blockedBytes == 0)
     }
 
+    /// A link that closes while frames wait behind a decode or a miss replays none of them (a decode that fails
+    /// on the pool tears the link down, then asks for the replay), and lets go of their bytes.
+    @Test func aClosedLinkReplaysNothingItHeld() throws {
+        var machine = try machine()
+        let missing = Fingerprint(high: 1, low: 2)
+        let data = TunnelData(
+            decodedLength: 1, checksum: 0, references: [missing], encoded: ByteBuffer(repeating: 0, count: 1 << 10))
+        _ = machine.hold(.data(1, data, .deliver), missing: [missing], at: start)
+        _ = machine.hold(.frame(.open(stream: 3, target: app, window: 1000)), at: start)
+        #expect(machine.receiveChunkReply(missing, supplied: true) == .proceed)
+        machine.close()
+        #expect(machine.releaseHeld() == nil)
+        #expect(machine.blockedBytes == 0)
+        #expect(!machine.isBlocked)
+        #expect(machine.overdueChunk(at: start + .seconds(60)) == nil)
+    }
+
     @Test func idleStreamsAreNamed() throws {
         let limits = try TunnelLimits(streamIdleTimeout: .seconds(30))
         var machine = try machine(limits: limits)

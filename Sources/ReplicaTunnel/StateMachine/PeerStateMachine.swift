@@ -139,7 +139,14 @@ struct PeerStateMachine {
     /// Any frame but a hello during the handshake.
     func receiveBeforeHello(_ kind: TunnelFrame.Kind) -> Result { .closeLink(.frameBeforeHello(kind)) }
 
-    mutating func close() { phase = .closed }
+    /// Closes the link: frames held for replay and the chunks awaited for them are dropped, so nothing is
+    /// replayed on a closed link and their bytes go at once.
+    mutating func close() {
+        phase = .closed
+        blocked.removeAll()
+        blockedBytes = 0
+        awaiting.removeAll()
+    }
 
     mutating func startDraining() { draining = true }
 
@@ -461,9 +468,9 @@ struct PeerStateMachine {
         return supplied ? .proceed : .closeLink(.chunkNotSupplied(fingerprint, mismatched: false))
     }
 
-    /// When nothing is awaited, hands over the held frames to replay (in order).
+    /// When nothing is awaited, hands over the held frames to replay (in order); never on a closed link.
     mutating func releaseHeld() -> CircularBuffer<HeldFrame>? {
-        guard awaiting.isEmpty, !blocked.isEmpty else { return nil }
+        guard phase != .closed, awaiting.isEmpty, !blocked.isEmpty else { return nil }
         let frames = blocked
         blocked.removeAll()
         blockedBytes = 0

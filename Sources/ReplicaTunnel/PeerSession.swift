@@ -17,11 +17,12 @@ package typealias TunnelLogger = @Sendable (String) -> Void
 /// sockets included) lives on that channel's event loop, so it needs no locks. When the link closes it lets go
 /// of its context, encoder, decoder and streams, so a closed link keeps nothing.
 ///
-/// Encoding and decoding touch the chunk store (reads, writes, `fsync`, eviction), so they run on a thread
-/// pool, never on the event loop: one job per direction at a time, which keeps each direction in order and
-/// bounds the pool's queue to two jobs per link. A job carries several DATA frames where it can (a flow's
-/// pending batches, the frames held behind the previous decode), so the thread hops are paid once per job.
-/// Frames that arrive while a DATA frame is being decoded (or waits for chunks) are held in order, within the
+/// Encoding and decoding touch the chunk store. With a store that may block (reads, writes, `fsync`, eviction
+/// on a disk) they run on a thread pool, never on the event loop; with one that never blocks they run inline,
+/// on this event loop (``TunnelEngineExecution``). Either way one job per direction runs at a time, which keeps
+/// each direction in order and bounds the pool's queue to two jobs per link. On the pool a job carries several
+/// DATA frames where it can (a flow's pending batches, the frames held behind the previous decode), so the
+/// thread hops are paid once per job. Frames that arrive while a DATA frame is being decoded (or waits for chunks) are held in order, within the
 /// link budget plus ``TunnelLimits/maximumMissQueueBytes``.
 final class PeerSession: ChannelDuplexHandler {
     typealias InboundIn = TunnelFrame
@@ -631,8 +632,8 @@ final class PeerSession: ChannelDuplexHandler {
         }
     }
 
-    /// The bytes a stream may have pending before it stops reading its local connection: none inline (a read
-    /// is encoded as soon as it is complete); on the pool, what fills one encode job, so reads go on while a job
+    /// A stream reads its local connection while its pending bytes are below this (and its credit). Inline, 1:
+    /// it reads only when nothing is pending, since a read is encoded as soon as it is complete; on the pool, what fills one encode job, so reads go on while a job
     /// runs and the next one finds several batches. Reads stay within the stream's credit and the link budget
     /// whatever this says.
     private var readAhead: Int { offload == nil ? 1 : Self.batchesPerEncodeJob * configuration.batchLimit }

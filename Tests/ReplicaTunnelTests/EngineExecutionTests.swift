@@ -12,14 +12,20 @@ import Testing
     /// New and repeated segments (references), then text (compressed): every path of the encoder and decoder.
     static let payload = TestCorpus.redundant(6 << 20, uniqueFraction: 0.3, seed: 61) + TestCorpus.text(2 << 20, seed: 62)
 
-    /// Echoes ``payload`` twice through a tunnel whose ends keep their chunks in `ThreadRecordingStore`s that
-    /// declare `blocking`; returns the client's and the server's store.
+    /// Echoes ``payload`` twice through a tunnel whose ends keep their chunks in real stores (a
+    /// `DiskChunkStore` when `blocking`, else a `MemoryChunkStore`), each seen through a `ThreadRecordingStore`;
+    /// returns the client's and the server's.
     private func echo(
         blocking: Bool, execution: TunnelEngineExecution
     ) async throws -> (client: ThreadRecordingStore, server: ThreadRecordingStore) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let echo = try await AppServer.start(group: group)
-        let stores = (client: ThreadRecordingStore(blocking: blocking), server: ThreadRecordingStore(blocking: blocking))
+        let scratch = blocking ? try [ScratchStore(capacity: 64 << 20), ScratchStore(capacity: 64 << 20)] : []
+        defer { for store in scratch { store.remove() } }
+        func store(_ end: Int) -> any ChunkStore {
+            blocking ? scratch[end].store : MemoryChunkStore(capacity: 64 << 20)
+        }
+        let stores = (client: ThreadRecordingStore(store(0)), server: ThreadRecordingStore(store(1)))
         let pair = try await TunnelPair.start(
             targetPort: echo.port, group: group, serverStore: stores.server, clientStore: stores.client,
             configuration: TunnelConfiguration(engineExecution: execution))
@@ -39,7 +45,7 @@ import Testing
         let execution: TunnelEngineExecution
         let fromEventLoops: Bool
         var testDescription: String {
-            "\(blocking ? "a blocking" : "a non-blocking") store, \(execution): "
+            "\(blocking ? "a disk store" : "a memory store"), \(execution): "
                 + (fromEventLoops ? "called from the event loops" : "never called from an event loop")
         }
     }
@@ -77,8 +83,8 @@ import Testing
     }
 }
 
-/// A memory store that declares whether it blocks, and counts the calls made to it from event-loop threads and
-/// from other threads.
+/// A real store seen through a recorder: every call is passed on, and counted as made from an event-loop thread or
+/// from another thread.
 private final class ThreadRecordingStore: ChunkStore, Sendable {
     struct Calls: CustomStringConvertible {
         var fromEventLoops = 0
@@ -86,11 +92,10 @@ private final class ThreadRecordingStore: ChunkStore, Sendable {
         var description: String { "\(fromEventLoops) calls from event loops, \(fromOtherThreads) from other threads" }
     }
 
-    private let store = MemoryChunkStore(capacity: 64 << 20)
-    private let blocking: Bool
+    private let store: any ChunkStore
     private let counts = Mutex(Calls())
 
-    init(blocking: Bool) { self.blocking = blocking }
+    init(_ store: any ChunkStore) { self.store = store }
 
     var calls: Calls { counts.withLock { $0 } }
 
@@ -99,7 +104,7 @@ private final class ThreadRecordingStore: ChunkStore, Sendable {
         counts.withLock { onEventLoop ? ($0.fromEventLoops += 1) : ($0.fromOtherThreads += 1) }
     }
 
-    var performsBlockingIO: Bool { blocking }
+    var performsBlockingIO: Bool { store.performsBlockingIO }
     var storeID: StoreID { store.storeID }
     var capacity: Int { store.capacity }
     var storedBytes: Int { store.storedBytes }
@@ -110,24 +115,24 @@ private final class ThreadRecordingStore: ChunkStore, Sendable {
         return store.contains(fingerprint)
     }
 
-    func get(_ fingerprint: Fingerprint) -> [UInt8]? {
+    func get(_ fingerprint: Fingerprint) throws(ChunkStoreError) -> [UInt8]? {
         record()
-        return store.get(fingerprint)
+        return try store.get(fingerprint)
     }
 
-    func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) {
+    func put(_ bytes: UnsafeRawBufferPointer, as fingerprint: Fingerprint) throws(ChunkStoreError) {
         record()
-        store.put(bytes, as: fingerprint)
+        try store.put(bytes, as: fingerprint)
     }
 
-    func put(_ bytes: [UInt8], as fingerprint: Fingerprint) {
+    func put(_ bytes: [UInt8], as fingerprint: Fingerprint) throws(ChunkStoreError) {
         record()
-        store.put(bytes, as: fingerprint)
+        try store.put(bytes, as: fingerprint)
     }
 
-    func remove(_ fingerprint: Fingerprint) {
+    func remove(_ fingerprint: Fingerprint) throws(ChunkStoreError) {
         record()
-        store.remove(fingerprint)
+        try store.remove(fingerprint)
     }
 
     func successor(of fingerprint: Fingerprint) -> Fingerprint? {
